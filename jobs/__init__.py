@@ -1,0 +1,1 @@
+"""The one-shot data job: schema, users, generated responses, sentiment, reporting refresh."""

@@ -1,0 +1,141 @@
+"""Typed models of the tables in db/init (the SQL files are the source of truth; a test checks
+that these models match the database column for column).
+
+Table models are for reading and for small writes (users, job runs). Bulk loads of responses go
+through COPY in the job, not through the ORM.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from sqlalchemy import BigInteger, Column, Computed, DateTime, Identity, SmallInteger, Text
+from sqlmodel import Field, SQLModel
+
+NpsCategory = Literal["promoter", "passive", "detractor"]
+Sentiment = Literal["positive", "neutral", "negative"]
+SENTIMENTS: tuple[Sentiment, ...] = ("positive", "neutral", "negative")
+
+NPS_CATEGORY_SQL = (
+    "CASE WHEN nps_score >= 9 THEN 'promoter' "
+    "WHEN nps_score >= 7 THEN 'passive' ELSE 'detractor' END"
+)
+
+
+def nps_category(score: int) -> NpsCategory:
+    """Promoter 9-10, passive 7-8, detractor 0-6 (the same rule as the generated column)."""
+    if score >= 9:
+        return "promoter"
+    if score >= 7:
+        return "passive"
+    return "detractor"
+
+
+def _timestamp(nullable: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Channel(SQLModel, table=True):
+    """A service channel (phone, email, ...). Codes are fixed by the app.channel_code domain."""
+
+    __tablename__ = "channel"
+    __table_args__ = {"schema": "app"}
+
+    code: str = Field(primary_key=True)
+    label: str
+    sort_order: int = Field(sa_type=SmallInteger, default=0)
+
+
+class CustomerType(SQLModel, table=True):
+    """A customer segment (individual, small business, enterprise)."""
+
+    __tablename__ = "customer_type"
+    __table_args__ = {"schema": "app"}
+
+    code: str = Field(primary_key=True)
+    label: str
+    sort_order: int = Field(sa_type=SmallInteger, default=0)
+
+
+class User(SQLModel, table=True):
+    """A dashboard user. Only a bcrypt hash is stored; the database refuses anything else."""
+
+    __tablename__ = "users"
+    __table_args__ = {"schema": "app"}
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    username: str
+    display_name: str
+    email: str | None = None
+    password_hash: str
+    is_active: bool = True
+    created_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    updated_at: datetime | None = Field(default=None, sa_column=_timestamp())
+
+
+class JobRun(SQLModel, table=True):
+    """One run of the data job, with its progress counters."""
+
+    __tablename__ = "job_run"
+    __table_args__ = {"schema": "app"}
+
+    run_id: uuid.UUID = Field(primary_key=True)
+    started_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    status: str = "running"
+    target: int | None = None
+    written: int = 0
+    dropped: int = 0
+    retries: int = 0
+    detail: str | None = None
+
+
+class SurveyResponse(SQLModel, table=True):
+    """One survey answer: NPS 0-10, optional CSAT 1-5, optional comment and its sentiment."""
+
+    __tablename__ = "survey_response"
+    __table_args__ = {"schema": "app"}
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
+    )
+    responded_at: datetime = Field(sa_column=_timestamp())
+    channel: str
+    customer_type: str
+    nps_score: int = Field(sa_type=SmallInteger, ge=0, le=10)
+    csat_score: int | None = Field(default=None, sa_type=SmallInteger, ge=1, le=5)
+    comment: str | None = Field(default=None, min_length=1, max_length=1000)
+    sentiment: str | None = None
+    nps_category: str | None = Field(
+        default=None, sa_column=Column(Text, Computed(NPS_CATEGORY_SQL), nullable=False)
+    )
+    generator_slot: int | None = Field(default=None, gt=0)
+    run_id: uuid.UUID | None = None
+    loaded_at: datetime | None = Field(default=None, sa_column=_timestamp())
+
+
+class DailyRollup(SQLModel, table=True):
+    """Counts and sums per business day x channel x customer type (kept by triggers)."""
+
+    __tablename__ = "daily_rollup"
+    __table_args__ = {"schema": "reporting"}
+
+    day: date = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    customer_type: str = Field(primary_key=True)
+    responses: int = Field(sa_type=BigInteger, default=0)
+    promoters: int = Field(sa_type=BigInteger, default=0)
+    passives: int = Field(sa_type=BigInteger, default=0)
+    detractors: int = Field(sa_type=BigInteger, default=0)
+    nps_sum: int = Field(sa_type=BigInteger, default=0)
+    csat_count: int = Field(sa_type=BigInteger, default=0)
+    csat_sum: int = Field(sa_type=BigInteger, default=0)
+    csat_satisfied: int = Field(sa_type=BigInteger, default=0)
+    sentiment_positive: int = Field(sa_type=BigInteger, default=0)
+    sentiment_neutral: int = Field(sa_type=BigInteger, default=0)
+    sentiment_negative: int = Field(sa_type=BigInteger, default=0)
+    updated_at: datetime | None = Field(default=None, sa_column=_timestamp())

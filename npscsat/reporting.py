@@ -1,0 +1,277 @@
+"""Read queries the dashboard needs, all parameterised and answered from the reporting schema.
+
+Figures come from reporting.daily_rollup, whose size grows with days x channels x customer
+types, not with responses. Only `fetch_comments` reads raw rows, bounded by LIMIT and the
+responded_at index. Every function takes an open SQLAlchemy connection, so the caller decides
+about pooling and caching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Literal, get_args
+
+from sqlalchemy import Connection, text
+
+from npscsat.metrics import Totals
+
+Granularity = Literal["day", "week", "month"]
+GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
+
+# Module-level SQL is composed from these constants only; every value is a bind parameter.
+_TOTAL_COLUMNS = ", ".join(f"sum({f.name}) AS {f.name}" for f in fields(Totals))
+# NULL channels / customer_types mean "all" (psycopg2 inlines the values, so the planner
+# drops the always-true branch).
+_SELECTION = """
+        day BETWEEN :start AND :end
+    AND (CAST(:channels AS text[]) IS NULL OR channel = ANY(CAST(:channels AS text[])))
+    AND (CAST(:customer_types AS text[]) IS NULL
+         OR customer_type = ANY(CAST(:customer_types AS text[])))
+"""
+_TOTALS_SQL = text(f"SELECT {_TOTAL_COLUMNS} FROM reporting.daily_rollup WHERE {_SELECTION}")  # noqa: S608
+_SERIES_SQL = text(f"""
+    SELECT reporting.period_start(:granularity, day) AS period_start,
+           reporting.period_label(:granularity, reporting.period_start(:granularity, day))
+               AS period_label,
+           {_TOTAL_COLUMNS}
+      FROM reporting.daily_rollup
+     WHERE {_SELECTION}
+     GROUP BY 1, 2
+     ORDER BY 1
+""")  # noqa: S608
+_BY_CHANNEL_SQL = text(f"""
+    SELECT r.channel, c.label, {_TOTAL_COLUMNS}
+      FROM reporting.daily_rollup r
+      JOIN reporting.channel c ON c.code = r.channel
+     WHERE {_SELECTION}
+     GROUP BY r.channel, c.label, c.sort_order
+     ORDER BY c.sort_order
+""")  # noqa: S608
+_COMMENT_COLUMNS = (
+    "id, responded_at, channel, customer_type, nps_score, csat_score, nps_category, "
+    "sentiment, comment"
+)
+_COMMENT_SELECTION = """
+        responded_at >= b.lo AND responded_at < b.hi
+    AND (CAST(:channels AS text[]) IS NULL OR channel = ANY(CAST(:channels AS text[])))
+    AND (CAST(:customer_types AS text[]) IS NULL
+         OR customer_type = ANY(CAST(:customer_types AS text[])))
+    AND (CAST(:pattern AS text) IS NULL OR comment ILIKE :pattern ESCAPE '\\')
+"""
+# Day bounds in the business time zone: [start 00:00, end + 1 day 00:00). Each half walks the
+# responded_at index backwards and stops at :limit, so the cost does not grow with the range.
+_COMMENTS_SQL = text(f"""
+    WITH b AS (
+        SELECT CAST(:start AS date)::timestamp AT TIME ZONE s.business_timezone AS lo,
+               (CAST(:end AS date) + 1)::timestamp AT TIME ZONE s.business_timezone AS hi
+          FROM reporting.settings s
+    )
+    SELECT {_COMMENT_COLUMNS} FROM (
+        (SELECT {_COMMENT_COLUMNS} FROM reporting.response_comment, b
+          WHERE {_COMMENT_SELECTION} AND nps_category = 'detractor'
+          ORDER BY responded_at DESC LIMIT :limit)
+        UNION ALL
+        (SELECT {_COMMENT_COLUMNS} FROM reporting.response_comment, b
+          WHERE {_COMMENT_SELECTION} AND nps_category <> 'detractor'
+          ORDER BY responded_at DESC LIMIT :limit)
+    ) AS latest
+    ORDER BY (nps_category = 'detractor') DESC, responded_at DESC
+    LIMIT :limit
+""")  # noqa: S608
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """A dashboard selection. Dates are business days (inclusive). None means "all"; an empty
+    tuple means "none selected" and matches nothing."""
+
+    start: date
+    end: date
+    channels: tuple[str, ...] | None = None
+    customer_types: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+
+    @property
+    def matches_nothing(self) -> bool:
+        return self.channels == () or self.customer_types == ()
+
+    def previous_period(self) -> ReportFilter:
+        """The period of equal length just before this one (for "change vs previous")."""
+        end = self.start - timedelta(days=1)
+        return ReportFilter(end - (self.end - self.start), end, self.channels, self.customer_types)
+
+
+@dataclass(frozen=True)
+class PeriodTotals:
+    period_start: date
+    period_label: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class ChannelTotals:
+    channel: str
+    label: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    responded_at: datetime
+    channel: str
+    customer_type: str
+    nps_score: int
+    csat_score: int | None
+    nps_category: str
+    sentiment: str | None
+    comment: str
+
+
+@dataclass(frozen=True)
+class Option:
+    """A filter choice: code stored in the data, label shown to people."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    responses: int
+    first_day: date | None
+    last_day: date | None
+    updated_at: datetime | None
+    business_timezone: str
+
+
+@dataclass(frozen=True)
+class JobRunStatus:
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    target: int | None
+    written: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class LoginUser:
+    username: str
+    display_name: str
+    email: str | None
+    password_hash: str
+
+
+def _selection_params(selection: ReportFilter) -> dict:
+    return {
+        "start": selection.start,
+        "end": selection.end,
+        "channels": None if selection.channels is None else list(selection.channels),
+        "customer_types": (
+            None if selection.customer_types is None else list(selection.customer_types)
+        ),
+    }
+
+
+def fetch_totals(conn: Connection, selection: ReportFilter) -> Totals:
+    """Counts and sums for the whole selection (the KPI cards)."""
+    if selection.matches_nothing:
+        return Totals()
+    row = conn.execute(_TOTALS_SQL, _selection_params(selection)).mappings().one()
+    return Totals.from_mapping(row)
+
+
+def fetch_series(
+    conn: Connection, selection: ReportFilter, granularity: Granularity
+) -> list[PeriodTotals]:
+    """One row per day, ISO week or month that has responses, oldest first. Periods are cut in
+    the business time zone; edge periods hold only the days inside the selection."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if selection.matches_nothing:
+        return []
+    params = {**_selection_params(selection), "granularity": granularity}
+    return [
+        PeriodTotals(row["period_start"], row["period_label"], Totals.from_mapping(row))
+        for row in conn.execute(_SERIES_SQL, params).mappings()
+    ]
+
+
+def fetch_by_channel(conn: Connection, selection: ReportFilter) -> list[ChannelTotals]:
+    """Totals per channel for the selection, in the channels' display order."""
+    if selection.matches_nothing:
+        return []
+    rows = conn.execute(_BY_CHANNEL_SQL, _selection_params(selection)).mappings()
+    return [ChannelTotals(row["channel"], row["label"], Totals.from_mapping(row)) for row in rows]
+
+
+def _like_pattern(search: str) -> str:
+    """A LIKE pattern that matches `search` literally anywhere (%, _ and \\ escaped)."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def fetch_comments(
+    conn: Connection,
+    selection: ReportFilter,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+) -> list[Comment]:
+    """The latest comments of the selection, detractors first, optionally containing `search`
+    (case-insensitive, taken literally)."""
+    if selection.matches_nothing or limit <= 0:
+        return []
+    params = {
+        **_selection_params(selection),
+        "pattern": _like_pattern(search.strip()) if search and search.strip() else None,
+        "limit": int(limit),
+    }
+    return [Comment(**row) for row in conn.execute(_COMMENTS_SQL, params).mappings()]
+
+
+def fetch_channels(conn: Connection) -> list[Option]:
+    rows = conn.execute(text("SELECT code, label FROM reporting.channel ORDER BY sort_order"))
+    return [Option(code, label) for code, label in rows]
+
+
+def fetch_customer_types(conn: Connection) -> list[Option]:
+    rows = conn.execute(text("SELECT code, label FROM reporting.customer_type ORDER BY sort_order"))
+    return [Option(code, label) for code, label in rows]
+
+
+def fetch_data_status(conn: Connection) -> DataStatus:
+    """How much data there is, which days it spans, when it last changed."""
+    row = conn.execute(text("SELECT * FROM reporting.data_status")).mappings().one()
+    return DataStatus(**row)
+
+
+def fetch_latest_job_run(conn: Connection) -> JobRunStatus | None:
+    row = (
+        conn.execute(
+            text(
+                "SELECT status, started_at, finished_at, target, written, dropped "
+                "FROM reporting.latest_job_run"
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    return None if row is None else JobRunStatus(**row)
+
+
+def fetch_login_users(conn: Connection, usernames: Sequence[str] | None = None) -> list[LoginUser]:
+    """Active users with their bcrypt hashes (the dashboard role may read only these columns)."""
+    sql = "SELECT username, display_name, email, password_hash FROM app.users WHERE is_active"
+    params: dict = {}
+    if usernames is not None:
+        sql += " AND lower(username) = ANY(CAST(:usernames AS text[]))"
+        params["usernames"] = [name.lower() for name in usernames]
+    rows = conn.execute(text(sql + " ORDER BY username"), params).mappings()
+    return [LoginUser(**row) for row in rows]

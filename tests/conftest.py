@@ -1,0 +1,73 @@
+"""Shared fixtures: a migrated throwaway database per test session (see tests/pg.py)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import URL
+
+from jobs.migrate import run_migrate
+from npscsat.db import create_db_engine
+from tests.pg import admin_server, drop_role, throwaway_database
+
+
+@dataclass(frozen=True)
+class MigratedDatabase:
+    url: URL  # owner
+    dashboard_url: URL  # the read-only login role
+    dashboard_role: str
+    engine: Engine  # owner engine
+    dashboard_engine: Engine
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[URL]:
+    with admin_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_db(pg_admin_url: URL) -> Iterator[MigratedDatabase]:
+    """One database for the session with every migration applied and a dashboard role."""
+    role = f"npscsat_dash_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(24)
+    with throwaway_database(pg_admin_url) as database:
+        engine = create_db_engine(database.url, application_name="npscsat-tests")
+        run_migrate(
+            engine, business_timezone="UTC", dashboard_role=role, dashboard_password=password
+        )
+        dashboard_url = database.url.set(username=role, password=password)
+        dashboard_engine = create_db_engine(dashboard_url, application_name="npscsat-tests-ro")
+        try:
+            yield MigratedDatabase(database.url, dashboard_url, role, engine, dashboard_engine)
+        finally:
+            dashboard_engine.dispose()
+            engine.dispose()
+    drop_role(pg_admin_url, role)
+
+
+def reset_data(engine: Engine, business_timezone: str = "UTC") -> None:
+    """Empties every data table (the rollup follows through its TRUNCATE trigger)."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE app.survey_response, app.users, app.job_run"))
+        conn.execute(
+            text("SELECT reporting.set_business_timezone(:zone)"), {"zone": business_timezone}
+        )
+
+
+@pytest.fixture
+def db(migrated_db: MigratedDatabase) -> MigratedDatabase:
+    """The session database, emptied before the test."""
+    reset_data(migrated_db.engine)
+    return migrated_db
+
+
+@pytest.fixture
+def empty_database(pg_admin_url: URL):
+    """A fresh database with nothing applied, dropped after the test."""
+    with throwaway_database(pg_admin_url, prefix="npscsat_empty") as database:
+        yield database
