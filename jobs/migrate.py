@@ -217,10 +217,15 @@ def sync_business_timezone(engine: Engine, zone: str) -> bool:
 
 
 def run_migrate(
-    engine: Engine, *, business_timezone: str, dashboard_role: str, dashboard_password: str | None
+    engine: Engine,
+    *,
+    business_timezone: str,
+    dashboard_role: str,
+    dashboard_password: str | None,
+    migrations_dir: Path = MIGRATIONS_DIR,
 ) -> MigrationReport:
     """The `migrate` step: schema files, then the business time zone, then the dashboard role."""
-    report = apply_migrations(engine, discover_migrations())
+    report = apply_migrations(engine, discover_migrations(migrations_dir))
     sync_business_timezone(engine, business_timezone)
     if dashboard_password:
         ensure_dashboard_role(engine, dashboard_role, dashboard_password)

@@ -11,7 +11,16 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import BigInteger, Column, Computed, DateTime, Identity, SmallInteger, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Computed,
+    DateTime,
+    FetchedValue,
+    Identity,
+    SmallInteger,
+    Text,
+)
 from sqlmodel import Field, SQLModel
 
 NpsCategory = Literal["promoter", "passive", "detractor"]
@@ -34,7 +43,10 @@ def nps_category(score: int) -> NpsCategory:
 
 
 def _timestamp(nullable: bool = False) -> Column:
-    return Column(DateTime(timezone=True), nullable=nullable)
+    """timestamptz; NOT NULL ones get their value from the database's DEFAULT now()."""
+    if nullable:
+        return Column(DateTime(timezone=True), nullable=True)
+    return Column(DateTime(timezone=True), nullable=False, server_default=FetchedValue())
 
 
 class Channel(SQLModel, table=True):
@@ -103,7 +115,7 @@ class SurveyResponse(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True)
     )
-    responded_at: datetime = Field(sa_column=_timestamp())
+    responded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     channel: str
     customer_type: str
     nps_score: int = Field(sa_type=SmallInteger, ge=0, le=10)

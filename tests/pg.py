@@ -31,13 +31,13 @@ LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 def _reachable(url: URL) -> str | None:
     """None if a connection works, else the reason."""
     try:
-        psycopg2.connect(**_connect_kwargs(url), connect_timeout=3).close()
+        psycopg2.connect(**connect_kwargs(url), connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         return str(exc).strip().splitlines()[0]
     return None
 
 
-def _connect_kwargs(url: URL) -> dict:
+def connect_kwargs(url: URL) -> dict:
     kwargs = {
         "host": url.host,
         "port": url.port,
@@ -76,7 +76,7 @@ def admin_server() -> Iterator[URL]:
 
 
 def admin_execute(admin_url: URL, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(**_connect_kwargs(admin_url))
+    conn = psycopg2.connect(**connect_kwargs(admin_url))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
