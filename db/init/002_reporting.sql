@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS reporting.daily_rollup (
     sentiment_negative bigint NOT NULL DEFAULT 0,
     updated_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (day, channel, customer_type)
-);
+)
+-- Every load updates the same rows again: free space on each page keeps those updates HOT
+-- (no index churn) and lets pages prune their dead versions as they go.
+WITH (fillfactor = 50);
 
 -- Builds the upsert that adds a set of signed rows to the rollup. `delta_rows` must yield the
 -- survey_response columns plus `sign` (+1 added, -1 removed). Rows are grouped and sorted by key
@@ -155,18 +158,20 @@ END
 $$;
 
 -- Period bucketing, defined once for the views and the dashboard's queries.
--- ISO weeks start on Monday and are labelled like 2026-W48.
+-- ISO weeks start on Monday and are labelled like 2026-W48. Both functions are simple enough
+-- for the planner to inline (the explicit ::timestamp keeps date_trunc immutable; to_char is
+-- stable, so period_label is declared stable), which keeps a series query in the milliseconds.
 CREATE OR REPLACE FUNCTION reporting.period_start(granularity text, day date) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE granularity
         WHEN 'day'   THEN day
-        WHEN 'week'  THEN date_trunc('week', day)::date
-        WHEN 'month' THEN date_trunc('month', day)::date
+        WHEN 'week'  THEN date_trunc('week', day::timestamp)::date
+        WHEN 'month' THEN date_trunc('month', day::timestamp)::date
     END
 $$;
 
 CREATE OR REPLACE FUNCTION reporting.period_label(granularity text, period_start date)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE granularity
         WHEN 'day'   THEN to_char(period_start, 'YYYY-MM-DD')
         WHEN 'week'  THEN to_char(period_start, 'IYYY-"W"IW')
