@@ -1,0 +1,1 @@
+"""The read-only Streamlit dashboard: `streamlit run dashboard/app.py`."""

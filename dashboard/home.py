@@ -1,0 +1,344 @@
+"""The home page: data status, filters, KPI cards, charts, channels, comments and CSV files.
+
+Rendered only for a signed-in session (app.py builds the navigation after login). Every figure
+comes from the cached rollup reads in dashboard.queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from dashboard import charts, queries
+from dashboard.config import DashboardSettings
+from dashboard.figures import (
+    ChannelRow,
+    Kpi,
+    PeriodRow,
+    Summary,
+    channel_rows,
+    period_rows,
+    summarize,
+    to_csv,
+)
+from dashboard.filters import Selection, render_filters
+from dashboard.formatting import (
+    escape_markdown,
+    kpi_delta,
+    kpi_value,
+    local_timestamp,
+    period_span,
+)
+from npscsat.errors import DatabaseUnavailable
+from npscsat.reporting import Comment, JobRunStatus, Option
+
+SEARCH_KEY = "comment_search"
+CATEGORY_LABELS = {"promoter": "Promoter", "passive": "Passive", "detractor": "Detractor"}
+CATEGORY_COLOURS = {"promoter": "green", "passive": "orange", "detractor": "red"}
+PERIOD_NOUNS = {"day": "day", "week": "ISO week", "month": "month"}
+
+
+def render_home(settings: DashboardSettings) -> None:
+    """Draws the page; database problems become a message with a retry, never a traceback."""
+    try:
+        _render(settings)
+    except (DatabaseUnavailable, queries.DatabaseNotReady) as exc:
+        show_database_problem(exc)
+
+
+def show_database_problem(exc: Exception) -> None:
+    if isinstance(exc, DatabaseUnavailable):
+        st.error(f"**The database is unreachable.** {escape_markdown(str(exc))}")
+        st.caption("Figures come back as soon as PostgreSQL answers again.")
+    else:
+        st.error(f"**The database is not ready.** {escape_markdown(str(exc))}")
+    st.button(
+        "Retry",
+        key="retry_database",
+        icon=":material/refresh:",
+        type="primary",
+        on_click=queries.forget_cached_data,
+    )
+
+
+def _render(settings: DashboardSettings) -> None:
+    db = settings.dashboard_database_url
+    lookups = queries.load_lookups(db)
+    status, zone = lookups.status, lookups.status.business_timezone
+
+    st.title("NPS & CSAT")
+    st.caption(
+        f"Periods in {escape_markdown(zone)} · data as of "
+        f"{local_timestamp(status.updated_at, zone)} · {status.responses:,} responses in total"
+    )
+    with st.sidebar:
+        st.button(
+            "Refresh data",
+            key="refresh_data",
+            icon=":material/refresh:",
+            on_click=queries.forget_cached_data,
+            help="Figures are cached for a minute; this reads the database again now.",
+        )
+    _show_job_progress(lookups.latest_run, zone)
+    if status.responses == 0 or status.first_day is None:
+        _show_no_data(lookups.latest_run)
+        return
+
+    selection = render_filters(status, lookups.channels, lookups.customer_types)
+    if isinstance(selection, str):
+        st.info(selection)
+        return
+    overview = queries.load_overview(
+        db,
+        selection.start,
+        selection.end,
+        selection.channels,
+        selection.customer_types,
+        selection.granularity,
+    )
+    min_sample = settings.dashboard_min_sample
+    rows = period_rows(overview.series, min_sample)
+    summary = summarize(overview.totals, overview.previous, min_sample)
+
+    _show_kpis(summary, rows, selection, min_sample)
+    if overview.totals.responses == 0:
+        st.info("No responses match this selection. Widen the period or pick more channels.")
+        return
+    _show_trends(rows, selection, min_sample)
+    channels = channel_rows(overview.by_channel, min_sample)
+    _show_channels(channels, min_sample)
+    _show_downloads(rows, channels, selection)
+    _show_comments(settings, selection, lookups.channels, lookups.customer_types, zone)
+
+
+# --- status banners -------------------------------------------------------------------------
+
+
+def _show_job_progress(run: JobRunStatus | None, zone: str) -> None:
+    if run is None or run.status != "running":
+        return
+    started = local_timestamp(run.started_at, zone)
+    if run.target:
+        st.info(
+            f"**Generation is running:** {run.written:,} / {run.target:,} responses written "
+            f"(started {started}). Figures grow as it loads; press Refresh data to update."
+        )
+        st.progress(min(1.0, run.written / run.target))
+    else:
+        st.info(f"**Generation is running:** {run.written:,} responses written so far.")
+
+
+def _show_no_data(run: JobRunStatus | None) -> None:
+    if run is not None and run.status == "running":
+        return  # the progress banner already says what is happening
+    if run is not None and run.status in ("failed", "interrupted"):
+        st.warning(
+            f"**No data yet.** The last run of the data job {run.status} before loading any "
+            "response; see its logs, run it again, then press Refresh data."
+        )
+        return
+    st.info(
+        "**No data yet: the data job has not run.** Start it (`docker compose up job`, or "
+        "`python -m jobs` with DATABASE_URL set); figures appear here as soon as responses are "
+        "loaded. Press Refresh data afterwards."
+    )
+
+
+# --- KPI cards ------------------------------------------------------------------------------
+
+_KPI_HELP = {
+    "nps": "Net Promoter Score: % promoters (9-10) minus % detractors (0-6), from -100 to 100. "
+    "± is the 95 % margin of error.",
+    "mean_nps": "Average answer to 'how likely are you to recommend us?' (0-10).",
+    "csat": "Share of CSAT answers scoring 4 or 5 of 5. ± is half the 95 % Wilson interval.",
+    "mean_csat": "Average CSAT answer (1-5).",
+    "responses": "Survey responses in the selection.",
+}
+_KPI_LABELS = {
+    "nps": "NPS",
+    "mean_nps": "Mean NPS score",
+    "csat": "CSAT",
+    "mean_csat": "Mean CSAT",
+    "responses": "Responses",
+}
+
+
+def _kpi_help(kpi: Kpi, selection: Selection, min_sample: int, summary: Summary) -> str:
+    previous = selection.report_filter().previous_period()
+    lines = [_KPI_HELP[kpi.key]]
+    if kpi.interval is not None:
+        lines.append(f"95 % interval: {kpi.interval[0]:.1f} to {kpi.interval[1]:.1f}.")
+    lines.append(
+        "Change versus the previous period of equal length, "
+        f"{period_span(previous.start, previous.end)}"
+        + ("." if kpi.delta is not None else ": no responses then, so no comparison.")
+    )
+    if summary.low_sample:
+        lines.append(f"Low sample: fewer than {min_sample} responses, treat as indicative.")
+    return "\n\n".join(lines)
+
+
+def _show_kpis(
+    summary: Summary, rows: Sequence[PeriodRow], selection: Selection, min_sample: int
+) -> None:
+    st.caption(
+        f"{period_span(selection.start, selection.end)} · per {PERIOD_NOUNS[selection.granularity]}"
+    )
+    if summary.low_sample:
+        st.warning(
+            f"Only {int(summary.responses.value or 0):,} responses in this selection (fewer "
+            f"than {min_sample}): the figures below are indicative, not solid."
+        )
+    trend = {
+        "nps": [r.figures.nps for r in rows],
+        "csat": [r.figures.csat_pct for r in rows],
+        "responses": [r.figures.responses for r in rows],
+    }
+    kpis = (summary.nps, summary.mean_nps, summary.csat, summary.mean_csat, summary.responses)
+    for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+        spark = [v for v in trend.get(kpi.key, []) if v is not None]
+        column.metric(
+            _KPI_LABELS[kpi.key],
+            kpi_value(kpi),
+            delta=kpi_delta(kpi),
+            delta_color="off" if kpi.key == "responses" else "normal",
+            help=_kpi_help(kpi, selection, min_sample, summary),
+            border=True,
+            chart_data=spark if len(spark) > 1 else None,
+        )
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def _show_trends(rows: Sequence[PeriodRow], selection: Selection, min_sample: int) -> None:
+    frame = charts.period_frame(rows, min_sample)
+    granularity = selection.granularity
+    left, right = st.columns(2)
+    with left:
+        st.subheader("NPS per period")
+        st.altair_chart(charts.nps_chart(frame, granularity, min_sample), width="stretch")
+    with right:
+        st.subheader("CSAT per period")
+        st.altair_chart(charts.csat_chart(frame, granularity, min_sample), width="stretch")
+    st.caption(
+        f"Shaded: 95 % confidence band. Grey diamonds: periods with fewer than {min_sample} "
+        "responses (low sample)."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Promoters, passives, detractors")
+        st.altair_chart(charts.mix_chart(frame), width="stretch")
+    with right:
+        st.subheader("Response volume")
+        st.altair_chart(charts.volume_chart(frame, min_sample), width="stretch")
+
+
+def _show_channels(rows: Sequence[ChannelRow], min_sample: int) -> None:
+    st.subheader("Channels compared")
+    if not rows:
+        st.caption("No channel has responses in this selection.")
+        return
+    frame = charts.channel_frame(rows, min_sample)
+    left, right = st.columns([3, 2])
+    with left:
+        st.altair_chart(charts.channel_chart(frame, min_sample), width="stretch")
+    with right:
+        st.dataframe(
+            frame[["channel", "responses", "nps", "nps_margin", "csat", "mean_nps", "mean_csat"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "channel": st.column_config.TextColumn("Channel"),
+                "responses": st.column_config.NumberColumn("n", format="localized"),
+                "nps": st.column_config.NumberColumn("NPS", format="%+.1f"),
+                "nps_margin": st.column_config.NumberColumn("±", format="%.1f"),
+                "csat": st.column_config.NumberColumn("CSAT %", format="%.1f"),
+                "mean_nps": st.column_config.NumberColumn("Mean NPS", format="%.2f"),
+                "mean_csat": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
+            },
+        )
+
+
+def _show_downloads(
+    rows: Sequence[PeriodRow], channels: Sequence[ChannelRow], selection: Selection
+) -> None:
+    stem = f"npscsat_{selection.start}_{selection.end}"
+    left, right, _ = st.columns([1, 1, 2])
+    left.download_button(
+        f"Figures per {PERIOD_NOUNS[selection.granularity]} (CSV)",
+        data=to_csv(rows, PeriodRow),
+        file_name=f"{stem}_per_{selection.granularity}.csv",
+        mime="text/csv",
+        key="download_periods",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Figures per channel (CSV)",
+        data=to_csv(channels, ChannelRow),
+        file_name=f"{stem}_per_channel.csv",
+        mime="text/csv",
+        key="download_channels",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+# --- comments -------------------------------------------------------------------------------
+
+
+def _show_comments(
+    settings: DashboardSettings,
+    selection: Selection,
+    channels: Sequence[Option],
+    customer_types: Sequence[Option],
+    zone: str,
+) -> None:
+    st.subheader("What customers wrote")
+    search = st.text_input(
+        "Search comments",
+        key=SEARCH_KEY,
+        max_chars=100,
+        placeholder="a word or phrase, e.g. refund",
+    )
+    comments = queries.load_comments(
+        settings.dashboard_database_url,
+        selection.start,
+        selection.end,
+        selection.channels,
+        selection.customer_types,
+        search.strip(),
+        settings.dashboard_comments_limit,
+    )
+    if not comments:
+        st.caption("No comment matches." if search.strip() else "No comments in this selection.")
+        return
+    st.caption(
+        f"The latest {len(comments)} comments of the selection, detractors first"
+        + (" (matching the search)." if search.strip() else ".")
+    )
+    channel_labels = {o.code: o.label for o in channels}
+    type_labels = {o.code: o.label for o in customer_types}
+    with st.container(height=560):
+        for comment in comments:
+            with st.container(border=True):
+                st.markdown(_comment_heading(comment, channel_labels, type_labels, zone))
+                st.text(comment.comment)  # plain text: no Markdown, no HTML
+
+
+def _comment_heading(
+    comment: Comment, channel_labels: dict[str, str], type_labels: dict[str, str], zone: str
+) -> str:
+    category = comment.nps_category
+    parts = [
+        f":{CATEGORY_COLOURS.get(category, 'gray')}-badge[{CATEGORY_LABELS.get(category, '?')}]",
+        f"NPS **{comment.nps_score}**",
+        f"CSAT **{comment.csat_score}**" if comment.csat_score is not None else "no CSAT",
+        escape_markdown(channel_labels.get(comment.channel, comment.channel)),
+        escape_markdown(type_labels.get(comment.customer_type, comment.customer_type)),
+        f"sentiment {escape_markdown(comment.sentiment)}" if comment.sentiment else "unclassified",
+        local_timestamp(comment.responded_at, zone),
+    ]
+    return " · ".join(parts)
