@@ -201,7 +201,7 @@ def test_ci_builds_both_images_with_buildx_and_the_actions_cache() -> None:
 def test_ci_compose_smoke_waits_then_checks_the_job_and_the_dashboard() -> None:
     script = "\n".join(step_runs(CI, "compose-smoke"))
     assert "docker compose up --build --wait" in script
-    assert "ps --all --quiet job" in script  # the one-shot job's exit code
+    assert 'docker wait "$job"' in script  # the one-shot job's exit code, once it has ended
     assert "{{.State.Health.Status}}" in script  # the dashboard's healthcheck
     assert "/_stcore/health" in script
     assert "docker compose down --volumes" in script
