@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -13,6 +14,26 @@ from npscsat.config import AppEnv, LogFormat, secret_problem
 from npscsat.db import parse_database_url
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# The same rule as the users_username_format CHECK in db/init/001_core.sql.
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+BCRYPT_MAX_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
+
+
+def username_problem(value: str) -> str | None:
+    if not USERNAME.match(value):
+        return (
+            f"'{value}' is not a valid username: 3 to 32 characters, letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit"
+        )
+    return None
+
+
+def password_problem(value: str, app_env: AppEnv) -> str | None:
+    """Why a dashboard password is unacceptable, or None (bcrypt's limit plus the secret rules)."""
+    if len(value.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        return f"is longer than {BCRYPT_MAX_BYTES} bytes, the most bcrypt can use"
+    return secret_problem(value, app_env)
 
 
 class JobSettings(BaseSettings):
@@ -27,6 +48,35 @@ class JobSettings(BaseSettings):
     # The dashboard's read-only login role; created by `migrate` when a password is given.
     dashboard_db_user: str = "npscsat_dashboard"
     dashboard_db_password: SecretStr | None = None
+
+    # The demo dashboard user, created or updated by the `users` step.
+    dashboard_admin_username: str | None = None
+    dashboard_admin_password: SecretStr | None = None
+    dashboard_admin_display_name: str = Field(default="Administrator", min_length=1, max_length=100)
+    dashboard_admin_email: str | None = None
+    # Where people open the dashboard; the job's last log line points there.
+    dashboard_public_url: str = "http://localhost:8501"
+
+    # Ollama: the server, the model, and how long / how often to insist.
+    ollama_host: str = "http://localhost:11434"
+    ollama_model: str = "qwen2.5:0.5b"
+    ollama_pull_model: bool = False
+    ollama_timeout_seconds: float = Field(default=180.0, gt=0, le=3600)
+    ollama_max_attempts: int = Field(default=5, ge=1, le=50)
+    ollama_retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    ollama_backoff_seconds: float = Field(default=1.0, ge=0, le=600)
+    ollama_backoff_max_seconds: float = Field(default=30.0, ge=0, le=3600)
+
+    # Generation: how many, how fast, over which days.
+    job_target_responses: int = Field(default=1000, ge=0, le=10_000_000)
+    job_batch_size: int = Field(default=10, ge=1, le=100)
+    job_classify_batch_size: int = Field(default=20, ge=1, le=200)
+    job_concurrency: int = Field(default=2, ge=1, le=32)
+    job_max_asks_per_record: int = Field(default=8, ge=1, le=100)
+    job_window_days: int = Field(default=180, ge=1, le=3660)
+    job_window_end: date | None = None  # default: yesterday in BUSINESS_TIMEZONE
+    job_seed: int = Field(default=2024, ge=0, le=2**31 - 1)
+    job_temperature: float = Field(default=0.8, ge=0, le=2)
 
     @field_validator("business_timezone")
     @classmethod
@@ -55,12 +105,62 @@ class JobSettings(BaseSettings):
             raise ValueError(f"'{value}' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return value.upper()
 
+    @field_validator("dashboard_admin_username", "dashboard_admin_email")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return value.strip() or None
+
+    @field_validator("dashboard_admin_username")
+    @classmethod
+    def _valid_username(cls, value: str | None) -> str | None:
+        if value is not None and (problem := username_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("dashboard_admin_email")
+    @classmethod
+    def _valid_email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(value):
+            raise ValueError(f"'{value}' is not an e-mail address")
+        return value
+
+    @field_validator("ollama_host", "ollama_model", "dashboard_public_url")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty")
+        return value.strip()
+
     @model_validator(mode="after")
     def _secrets_fit_environment(self) -> JobSettings:
         if self.dashboard_db_password is not None:
             problem = secret_problem(self.dashboard_db_password.get_secret_value(), self.app_env)
             if problem:
                 raise ValueError(f"DASHBOARD_DB_PASSWORD {problem}")
+        admin_password = self.dashboard_admin_password
+        if admin_password is not None and not admin_password.get_secret_value():
+            admin_password = self.dashboard_admin_password = None
+        if self.dashboard_admin_username and admin_password is None:
+            raise ValueError(
+                "DASHBOARD_ADMIN_PASSWORD is not set; it is required when "
+                "DASHBOARD_ADMIN_USERNAME is set (see .env.example)"
+            )
+        if admin_password is not None:
+            if not self.dashboard_admin_username:
+                raise ValueError(
+                    "DASHBOARD_ADMIN_USERNAME is not set; it is required when "
+                    "DASHBOARD_ADMIN_PASSWORD is set (see .env.example)"
+                )
+            problem = password_problem(admin_password.get_secret_value(), self.app_env)
+            if problem:
+                raise ValueError(f"DASHBOARD_ADMIN_PASSWORD {problem}")
+        if self.ollama_backoff_max_seconds < self.ollama_backoff_seconds:
+            raise ValueError(
+                "OLLAMA_BACKOFF_MAX_SECONDS must be at least OLLAMA_BACKOFF_SECONDS "
+                f"({self.ollama_backoff_max_seconds} < {self.ollama_backoff_seconds})"
+            )
         return self
 
     def database(self) -> URL:
