@@ -1,0 +1,84 @@
+"""Does a comment agree with its score? A cheap guard against the commonest drift of small
+models: a detractor writing a rave, or a promoter writing a complaint.
+
+Only clear cases are refused: a comment with strong words of one polarity and none of the other,
+against a score of the opposite category. Passives (7-8) may write anything, and mixed or
+neutral comments always pass, so the guard never fights realistic nuance ("solved, but slow").
+The model's own sentiment labels (the classify step) measure agreement afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from npscsat.models import NpsCategory
+
+POSITIVE_WORDS = frozenset(
+    """
+    amazing awesome brilliant delighted excellent exceptional fantastic flawless friendly glad
+    great happy helpful impressed impressive love loved lovely outstanding perfect perfectly
+    pleasant pleased recommend recommended satisfied smooth superb thank thanks thankful
+    wonderful good quick quickly fast efficient easy
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+NEGATIVE_WORDS = frozenset(
+    """
+    angry annoyed annoying appalling awful bad disappointed disappointing disappointment
+    disgusting frustrated frustrating frustration horrible ignored incompetent inexcusable
+    mess nightmare pathetic poor ridiculous rude slow terrible unacceptable unhappy unhelpful
+    unprofessional useless waste wasted worse worst unresolved dissatisfied hopeless broken
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+NEGATIONS = frozenset(
+    "not no never nothing hardly barely isn't wasn't didn't don't doesn't".split()  # noqa: SIM905
+)
+NEGATION_REACH = 3  # "not very helpful": a negation flips words up to 3 words later
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class Polarity:
+    positive: int
+    negative: int
+
+    @property
+    def clearly_positive(self) -> bool:
+        return self.positive > 0 and self.negative == 0
+
+    @property
+    def clearly_negative(self) -> bool:
+        return self.negative > 0 and self.positive == 0
+
+
+def polarity(comment: str) -> Polarity:
+    """Counts strong positive and negative words; a nearby negation flips a word's polarity."""
+    positive = negative = 0
+    since_negation = NEGATION_REACH + 1
+    for word in _WORD.findall(comment.lower().replace("\u2019", "'")):
+        if word in NEGATIONS or word.endswith("n't"):
+            since_negation = 0
+            continue
+        since_negation += 1
+        negated = since_negation <= NEGATION_REACH
+        if word in POSITIVE_WORDS:
+            if negated:
+                negative += 1
+            else:
+                positive += 1
+        elif word in NEGATIVE_WORDS:
+            if negated:
+                positive += 1
+            else:
+                negative += 1
+    return Polarity(positive, negative)
+
+
+def contradicts(category: NpsCategory, comment: str) -> bool:
+    """True when the comment clearly says the opposite of what the score says."""
+    if category == "passive":
+        return False
+    found = polarity(comment)
+    if category == "detractor":
+        return found.clearly_positive
+    return found.clearly_negative
