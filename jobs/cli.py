@@ -1,20 +1,30 @@
 """Command line of the job: `python -m jobs [STEP]`. Without a step it runs the whole job.
 
 Configuration comes only from the environment (see .env.example). Every failure ends in one
-`job_failed` log line that names the cause, and a non-zero exit code.
+`job_failed` log line that names the cause, and a non-zero exit code. SIGTERM / SIGINT stop the
+job after the batches in flight are written (exit 128 + signal number); a second signal stops it
+at once (nothing half-written either way: every batch is one transaction).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
 import uuid
+from typing import TextIO
 
 import structlog
 
+from jobs import steps, users
 from jobs.config import JobSettings
-from jobs.migrate import run_migrate
+from jobs.errors import JobInterrupted
+from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
-from npscsat.db import create_db_engine, ensure_reachable
 from npscsat.errors import ConfigError, NpscsatError
 from npscsat.logs import configure_logging
 
@@ -26,50 +36,192 @@ log = structlog.get_logger("jobs")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m jobs",
-        description="npscsat data job. Without a step it runs them all, in order.",
+        description=(
+            "npscsat data job. Without a step it runs them all, in order: migrate, users, "
+            "generate, classify, refresh. Settings come from the environment (.env.example)."
+        ),
     )
-    steps = parser.add_subparsers(dest="step", metavar="STEP")
-    steps.add_parser("run", help="every step in order (the default)")
-    steps.add_parser(
+    step = parser.add_subparsers(dest="step", metavar="STEP")
+    step.add_parser("run", help="every step in order (the default)")
+    step.add_parser(
         "migrate",
         help="apply db/init/*.sql once each, set the business time zone and the dashboard role",
     )
+
+    user = step.add_parser(
+        "users",
+        help="dashboard users; without an action, create or update the demo user from "
+        "DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD",
+        description="Passwords are read from a prompt (on a terminal) or from the first line of "
+        "stdin, never from the command line.",
+    )
+    action = user.add_subparsers(dest="action", metavar="ACTION")
+    add = action.add_parser("add", help="add a user (password from prompt or stdin)")
+    add.add_argument("username")
+    add.add_argument("--display-name", help="name shown in the dashboard (default: username)")
+    add.add_argument("--email")
+    action.add_parser("set-password", help="set a user's password (prompt or stdin)").add_argument(
+        "username"
+    )
+    action.add_parser("disable", help="stop a user from logging in").add_argument("username")
+    action.add_parser("enable", help="let a disabled user log in again").add_argument("username")
+    action.add_parser("list", help="list users (no password hashes)")
+
+    step.add_parser(
+        "model", help="check that OLLAMA_MODEL is on OLLAMA_HOST (pull it if OLLAMA_PULL_MODEL)"
+    )
+    generate = step.add_parser(
+        "generate", help="generate responses up to the target (tops up, never exceeds)"
+    )
+    generate.add_argument(
+        "--target", type=int, help="responses wanted (default JOB_TARGET_RESPONSES)"
+    )
+    step.add_parser("classify", help="label the sentiment of comments that have none")
+    step.add_parser("refresh", help="check the reporting rollup against raw rows; rebuild if off")
     return parser
 
 
-def _migrate(settings: JobSettings) -> None:
-    engine = create_db_engine(settings.database(), application_name="npscsat-job")
-    try:
-        ensure_reachable(engine)
-        password = settings.dashboard_db_password
-        run_migrate(
-            engine,
-            business_timezone=settings.business_timezone,
-            dashboard_role=settings.dashboard_db_user,
-            dashboard_password=password.get_secret_value() if password else None,
+class _Signals:
+    """First SIGTERM / SIGINT: set the halt flag. Second: leave at once."""
+
+    def __init__(self, halt: threading.Event) -> None:
+        self.halt = halt
+        self.received: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.received is not None:
+            log.error("job_killed", signal=signal.Signals(signum).name)
+            os._exit(128 + signum)
+        self.received = signum
+        self.halt.set()
+        log.warning(
+            "job_stopping",
+            signal=signal.Signals(signum).name,
+            detail="finishing the batches in flight; send the signal again to stop at once",
         )
-    finally:
-        engine.dispose()
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.received if self.received else EXIT_INTERRUPTED
 
 
-def main(argv: list[str] | None = None) -> int:
+def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
+    s = ctx.settings
+    if args.action is None:
+        steps.ensure_demo_user(ctx)
+    elif args.action == "add":
+        users.check_username(args.username)  # before asking for a password
+        password = users.read_new_password(stdin, prompt=stdin.isatty())
+        users.add_user(
+            ctx.engine,
+            args.username,
+            password,
+            display_name=args.display_name,
+            email=args.email,
+            app_env=s.app_env,
+        )
+    elif args.action == "set-password":
+        password = users.read_new_password(stdin, prompt=stdin.isatty())
+        users.set_password(ctx.engine, args.username, password, app_env=s.app_env)
+    elif args.action in ("disable", "enable"):
+        users.set_active(ctx.engine, args.username, args.action == "enable")
+    elif args.action == "list":
+        for row in users.list_users(ctx.engine):
+            log.info(
+                "user",
+                username=row.username,
+                display_name=row.display_name,
+                email=row.email,
+                active=row.is_active,
+            )
+
+
+def _run_step(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> RunOutcome | None:
+    step = args.step or "run"
+    if step == "run":
+        steps.migrate(ctx)
+        steps.ensure_demo_user(ctx)
+        return steps.run_data_steps(ctx, generate=True, classify=True, refresh=True)
+    if step == "migrate":
+        steps.migrate(ctx)
+    elif step == "users":
+        _users(ctx, args, stdin)
+    elif step == "model":
+        steps.check_model(ctx)
+    elif step == "generate":
+        if args.target is not None and args.target < 0:
+            raise ConfigError("--target must be 0 or more")
+        return steps.run_data_steps(
+            ctx, generate=True, classify=False, refresh=False, target=args.target
+        )
+    elif step == "classify":
+        return steps.run_data_steps(ctx, generate=False, classify=True, refresh=False)
+    elif step == "refresh":
+        return steps.run_data_steps(ctx, generate=False, classify=False, refresh=True)
+    return None
+
+
+def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     step = args.step or "run"
-    structlog.contextvars.bind_contextvars(run_id=str(uuid.uuid4()))
+    run_id = uuid.uuid4()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(run_id=str(run_id))
     try:
         settings = load_settings(JobSettings)
     except ConfigError as exc:
         configure_logging()
-        log.error("job_failed", cause="configuration", error=str(exc))
+        log.error("job_failed", step=step, cause="configuration", error=str(exc))
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.log_format)
-    try:
-        if step in ("run", "migrate"):
-            _migrate(settings)
-    except NpscsatError as exc:
-        log.error("job_failed", step=step, cause=type(exc).__name__, error=str(exc))
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        log.warning("job_interrupted", step=step)
-        return EXIT_INTERRUPTED
+
+    ctx = JobContext(settings, run_id)
+    with _Signals(ctx.halt) as signals:
+        try:
+            outcome = _run_step(ctx, args, stdin or sys.stdin)
+        except JobInterrupted:
+            log.warning("job_interrupted", step=step, **_partial(ctx))
+            return signals.exit_code
+        except ConfigError as exc:
+            log.error("job_failed", step=step, cause="configuration", error=str(exc))
+            return EXIT_CONFIG
+        except NpscsatError as exc:
+            log.error("job_failed", step=step, cause=type(exc).__name__, error=str(exc))
+            return EXIT_FAILED
+        except Exception as exc:
+            # A bug, not a condition we foresaw: still one structured line, so log collectors
+            # and the exit code tell the same story. Frames without their local variables:
+            # those hold settings such as DATABASE_URL, password included.
+            log.error(
+                "job_failed", step=step, cause="unexpected", error=repr(exc), where=_frames(exc)
+            )
+            return EXIT_FAILED
+        finally:
+            ctx.close()
+    if outcome is not None:
+        log.info("job_finished", step=step, **steps.summary_fields(ctx, outcome))
+    else:
+        log.info("job_finished", step=step, duration_s=round(time.monotonic() - ctx.started, 1))
     return EXIT_OK
+
+
+def _frames(exc: BaseException, last: int = 6) -> list[str]:
+    return [
+        f"{frame.filename}:{frame.lineno} in {frame.name}"
+        for frame in traceback.extract_tb(exc.__traceback__)[-last:]
+    ]
+
+
+def _partial(ctx: JobContext) -> dict:
+    return {"retries": ctx.usage.retries, "ollama_calls": ctx.usage.calls}

@@ -1,0 +1,120 @@
+"""Bookkeeping of a run in app.job_run, and the lock that lets one run at a time write data.
+
+`written` counts the filled generator slots (this run's rows plus those already there), so the
+dashboard's "generation is running: written / target" is the data set's real progress even for a
+run that resumes a killed one. `dropped` and `retries` count this run's work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import structlog
+from sqlalchemy import Engine, text
+
+from jobs.errors import AnotherRunActive
+
+log = structlog.get_logger("jobs.runs")
+DATA_LOCK_KEY = 7_311_027  # pg_advisory_lock key; migrate.py uses 7_311_026
+DETAIL_MAX_CHARS = 2000
+
+
+@contextlib.contextmanager
+def data_lock(engine: Engine) -> Iterator[None]:
+    """Held for a whole run on its own connection. PostgreSQL releases it when that connection
+    ends, also when the process is killed, so a run marked 'running' without the lock held is a
+    run that died: it is marked 'interrupted'."""
+    conn = engine.connect()
+    try:
+        got_it = conn.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": DATA_LOCK_KEY}
+        ).scalar_one()
+        conn.commit()
+        if not got_it:
+            running = conn.execute(
+                text(
+                    "SELECT run_id, started_at FROM app.job_run WHERE status = 'running' "
+                    "ORDER BY started_at DESC LIMIT 1"
+                )
+            ).first()
+            conn.rollback()
+            which = (
+                f" (run {running.run_id}, started {running.started_at:%Y-%m-%d %H:%M:%S %Z})"
+                if running
+                else ""
+            )
+            raise AnotherRunActive(
+                f"another job run is writing to this database{which}; wait for it to finish, "
+                "or stop it, then start this one again"
+            )
+        stale = (
+            conn.execute(
+                text(
+                    "UPDATE app.job_run SET status = 'interrupted', finished_at = now(), "
+                    "detail = coalesce(detail, 'the process ended without reporting (killed?)') "
+                    "WHERE status = 'running' RETURNING run_id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        conn.commit()
+        for run_id in stale:
+            log.warning("stale_run_marked_interrupted", stale_run_id=str(run_id))
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the connection may be the thing that broke
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": DATA_LOCK_KEY})
+            conn.commit()
+        conn.close()
+
+
+class RunRecorder:
+    """The app.job_run row of this run."""
+
+    def __init__(self, engine: Engine, run_id: uuid.UUID) -> None:
+        self.engine = engine
+        self.run_id = run_id
+
+    def start(self, *, target: int, filled: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO app.job_run (run_id, status, target, written) "
+                    "VALUES (:run_id, 'running', :target, :written)"
+                ),
+                {"run_id": self.run_id, "target": target, "written": filled},
+            )
+
+    def update_counters(self, *, dropped: int, retries: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE app.job_run SET dropped = :dropped, retries = :retries "
+                    "WHERE run_id = :run_id"
+                ),
+                {"run_id": self.run_id, "dropped": dropped, "retries": retries},
+            )
+
+    def finish(self, status: str, *, dropped: int, retries: int, detail: str | None = None) -> None:
+        """Final status; never raises, so it cannot hide the error that ended the run."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE app.job_run SET status = :status, finished_at = now(), "
+                        "dropped = :dropped, retries = :retries, detail = :detail "
+                        "WHERE run_id = :run_id"
+                    ),
+                    {
+                        "run_id": self.run_id,
+                        "status": status,
+                        "dropped": dropped,
+                        "retries": retries,
+                        "detail": detail[:DETAIL_MAX_CHARS] if detail else None,
+                    },
+                )
+        except Exception as exc:  # reporting must not mask the real outcome
+            log.error("job_run_not_recorded", status=status, error=str(exc).splitlines()[0])

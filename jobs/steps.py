@@ -1,0 +1,290 @@
+"""The job's steps and how `run` chains them: migrate -> demo user -> generate -> classify ->
+refresh -> one summary line. Each step is also a subcommand of `python -m jobs`."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+
+from jobs import store
+from jobs.classify import Classifier, ClassifyOptions, ClassifyReport
+from jobs.config import JobSettings
+from jobs.errors import JobInterrupted
+from jobs.generate import GenerationOptions, GenerationReport, Generator
+from jobs.llm import OllamaChat, RetryPolicy, Usage
+from jobs.migrate import run_migrate
+from jobs.refresh import RefreshReport, refresh_reporting
+from jobs.runs import RunRecorder, data_lock
+from jobs.scenario import Scenario, default_window_end
+from jobs.users import ensure_admin
+from npscsat.db import create_db_engine, ensure_reachable
+
+log = structlog.get_logger("jobs")
+
+
+@dataclass
+class JobContext:
+    """What every step shares: settings, the run id, the stop flag, usage counters, one engine."""
+
+    settings: JobSettings
+    run_id: uuid.UUID
+    halt: threading.Event = field(default_factory=threading.Event)
+    usage: Usage = field(default_factory=Usage)
+    started: float = field(default_factory=time.monotonic)
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            engine = create_db_engine(
+                self.settings.database(),
+                application_name="npscsat-job",
+                pool_size=self.settings.job_concurrency + 3,  # lock + writer + workers + main
+            )
+            ensure_reachable(engine)
+            self._engine = engine
+        return self._engine
+
+    def chat(self) -> OllamaChat:
+        s = self.settings
+        return OllamaChat(
+            host=s.ollama_host,
+            model=s.ollama_model,
+            timeout_seconds=s.ollama_timeout_seconds,
+            policy=RetryPolicy(
+                max_attempts=s.ollama_max_attempts,
+                max_seconds=s.ollama_retry_max_seconds,
+                backoff_seconds=s.ollama_backoff_seconds,
+                backoff_max_seconds=s.ollama_backoff_max_seconds,
+            ),
+            usage=self.usage,
+            halt=self.halt,
+        )
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+@dataclass
+class RunOutcome:
+    """What the summary line reports."""
+
+    generation: GenerationReport | None = None
+    generation_tokens: int = 0
+    classification: ClassifyReport | None = None
+    refresh: RefreshReport | None = None
+    agreement: store.Agreement | None = None
+
+
+def migrate(ctx: JobContext) -> None:
+    s = ctx.settings
+    password = s.dashboard_db_password
+    run_migrate(
+        ctx.engine,
+        business_timezone=s.business_timezone,
+        dashboard_role=s.dashboard_db_user,
+        dashboard_password=password.get_secret_value() if password else None,
+    )
+
+
+def ensure_demo_user(ctx: JobContext) -> None:
+    s = ctx.settings
+    if not s.dashboard_admin_username or s.dashboard_admin_password is None:
+        log.warning(
+            "admin_user_skipped",
+            reason="DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD are not set; add users "
+            "with `python -m jobs users add NAME`",
+        )
+        return
+    ensure_admin(
+        ctx.engine,
+        username=s.dashboard_admin_username,
+        password=s.dashboard_admin_password.get_secret_value(),
+        display_name=s.dashboard_admin_display_name,
+        email=s.dashboard_admin_email,
+        app_env=s.app_env,
+    )
+
+
+def check_model(ctx: JobContext, chat: OllamaChat | None = None) -> None:
+    (chat or ctx.chat()).ensure_model(pull=ctx.settings.ollama_pull_model)
+
+
+def run_data_steps(
+    ctx: JobContext,
+    *,
+    generate: bool,
+    classify: bool,
+    refresh: bool,
+    target: int | None = None,
+) -> RunOutcome:
+    """The steps that write data, under the data lock; a run that generates is recorded in
+    app.job_run (running -> succeeded / failed / interrupted)."""
+    s = ctx.settings
+    target = s.job_target_responses if target is None else target
+    engine = ctx.engine
+    outcome = RunOutcome()
+    with data_lock(engine):
+        recorder = RunRecorder(engine, ctx.run_id) if generate else None
+        if recorder:
+            recorder.start(target=target, filled=target - len(store.missing_slots(engine, target)))
+        try:
+            _data_steps(
+                ctx, outcome, generate=generate, classify=classify, refresh=refresh, target=target
+            )
+        except JobInterrupted:
+            if recorder:
+                recorder.finish(
+                    "interrupted",
+                    dropped=_dropped(outcome),
+                    retries=ctx.usage.retries,
+                    detail="stopped by a signal after the batches in flight",
+                )
+            raise
+        except BaseException as exc:
+            if recorder:
+                recorder.finish(
+                    "failed",
+                    dropped=_dropped(outcome),
+                    retries=ctx.usage.retries,
+                    detail=str(exc) or type(exc).__name__,
+                )
+            raise
+        if recorder:
+            recorder.finish("succeeded", dropped=_dropped(outcome), retries=ctx.usage.retries)
+    return outcome
+
+
+def _dropped(outcome: RunOutcome) -> int:
+    return outcome.generation.dropped_total if outcome.generation else 0
+
+
+def _data_steps(
+    ctx: JobContext,
+    outcome: RunOutcome,
+    *,
+    generate: bool,
+    classify: bool,
+    refresh: bool,
+    target: int,
+) -> None:
+    s = ctx.settings
+    engine = ctx.engine
+    to_generate = len(store.missing_slots(engine, target)) if generate else 0
+    to_label = store.count_unclassified(engine) if classify else 0
+    chat = ctx.chat()
+    if to_generate or to_label:
+        check_model(ctx, chat)  # only when there is work: a finished data set needs no Ollama
+    else:
+        log.info("nothing_to_generate", target=target, model_check="skipped")
+
+    if generate:
+        vocabulary = store.load_vocabulary(engine)
+        scenario = Scenario(
+            seed=s.job_seed,
+            window_end=s.job_window_end or default_window_end(s.business_timezone),
+            window_days=s.job_window_days,
+            timezone=s.business_timezone,
+            channels=list(vocabulary.channels),
+            customer_types=list(vocabulary.customer_types),
+        )
+        options = GenerationOptions(
+            target=target,
+            batch_size=s.job_batch_size,
+            concurrency=s.job_concurrency,
+            max_asks=s.job_max_asks_per_record,
+            seed=s.job_seed,
+            temperature=s.job_temperature,
+        )
+        tokens_before = ctx.usage.tokens
+        generator = Generator(
+            engine,
+            chat,
+            scenario,
+            vocabulary,
+            options,
+            usage=ctx.usage,
+            halt=ctx.halt,
+            run_id=ctx.run_id,
+        )
+        try:
+            outcome.generation = generator.run()
+        finally:
+            outcome.generation_tokens = ctx.usage.tokens - tokens_before
+        if outcome.generation.halted:
+            raise JobInterrupted()
+
+    if classify:
+        classifier = Classifier(
+            engine,
+            chat,
+            ClassifyOptions(
+                batch_size=s.job_classify_batch_size,
+                concurrency=s.job_concurrency,
+                max_asks=s.job_max_asks_per_record,
+                seed=s.job_seed,
+            ),
+            halt=ctx.halt,
+        )
+        outcome.classification = classifier.run()
+        if outcome.classification.halted:
+            raise JobInterrupted()
+        outcome.agreement = store.score_comment_agreement(engine)
+
+    if refresh:
+        outcome.refresh = refresh_reporting(engine)
+
+
+def summary_fields(ctx: JobContext, outcome: RunOutcome) -> dict:
+    """The fields of the one summary line a run ends with."""
+    s = ctx.settings
+    fields: dict = {"duration_s": round(time.monotonic() - ctx.started, 1)}
+    generation = outcome.generation
+    if generation:
+        fields.update(
+            written=generation.written,
+            responses_total=generation.filled,
+            target=generation.target,
+            dropped=generation.dropped_total,
+            dropped_reasons=dict(generation.dropped),
+            tokens_per_record=(
+                round(outcome.generation_tokens / generation.written, 1)
+                if generation.written
+                else None
+            ),
+        )
+    usage = ctx.usage
+    fields.update(
+        retries=usage.retries,
+        retry_reasons=dict(usage.retry_reasons),
+        ollama_calls=usage.calls,
+        tokens=usage.tokens,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+    )
+    if outcome.classification:
+        fields.update(
+            labelled=outcome.classification.labelled,
+            left_unlabelled=outcome.classification.left_unlabelled,
+        )
+    if outcome.agreement:
+        fields.update(
+            sentiment_agreement_pct=outcome.agreement.agreement_pct,
+            sentiment_exact_pct=outcome.agreement.exact_pct,
+        )
+    if outcome.refresh:
+        fields.update(reporting_rebuilt=outcome.refresh.rebuilt)
+    fields.update(dashboard_url=s.dashboard_public_url, login_user=s.dashboard_admin_username)
+    fields["next"] = (
+        f"open {s.dashboard_public_url} and log in as {s.dashboard_admin_username}"
+        if s.dashboard_admin_username
+        else f"open {s.dashboard_public_url}; no demo user is configured: add one with "
+        "`python -m jobs users add NAME` or set DASHBOARD_ADMIN_USERNAME / _PASSWORD"
+    )
+    return fields
