@@ -1,0 +1,228 @@
+"""Whole runs of the job against the Ollama-protocol server and a real PostgreSQL: the target is
+reached exactly, faults and drift are survived and counted, failures are clear, and every log
+line is JSON carrying the run id."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+
+import bcrypt
+from sqlalchemy import text
+
+from jobs.coherence import contradicts
+from jobs.runs import data_lock
+from tests.job.conftest import JobResult, run_in_process, run_job, scalar
+
+SLOT_SUMMARY = """
+    SELECT count(*) AS rows, count(DISTINCT generator_slot) AS slots,
+           min(generator_slot) AS first, max(generator_slot) AS last
+      FROM app.survey_response WHERE generator_slot IS NOT NULL
+"""
+
+
+def slot_summary(db) -> tuple[int, int, int, int]:
+    with db.engine.connect() as conn:
+        return tuple(conn.execute(text(SLOT_SUMMARY)).one())
+
+
+def job_runs(db) -> list:
+    with db.engine.connect() as conn:
+        return conn.execute(text("SELECT * FROM app.job_run ORDER BY started_at")).mappings().all()
+
+
+def assert_one_run_id(result: JobResult) -> str:
+    run_ids = {line.get("run_id") for line in result.lines}
+    assert len(run_ids) == 1 and None not in run_ids, run_ids
+    return run_ids.pop()
+
+
+def test_a_run_reaches_the_target_and_a_second_run_adds_nothing(job_env, db, ollama, capsys):
+    first = run_in_process(capsys)
+    assert first.code == 0, first.lines[-1]
+    assert slot_summary(db) == (1000, 1000, 1, 1000)
+
+    run_id = assert_one_run_id(first)
+    summary = first.last("job_finished")
+    assert summary["written"] == summary["responses_total"] == summary["target"] == 1000
+    assert summary["dropped"] == 0 and summary["retries"] == 0
+    assert summary["tokens"] > 0 and summary["tokens_per_record"] > 0
+    assert summary["labelled"] == 1000
+    assert summary["sentiment_agreement_pct"] is not None
+    assert summary["dashboard_url"] == "http://localhost:8501"
+    assert summary["login_user"] == "admin"
+    assert summary["next"] == "open http://localhost:8501 and log in as admin"
+    progress = first.events("generation_progress")
+    assert len(progress) >= 5 and progress[-1]["done"] == 1000
+    assert {"records_per_s", "eta_s", "percent"} <= set(progress[0])
+
+    [run] = job_runs(db)
+    assert str(run["run_id"]) == run_id
+    assert (run["status"], run["target"], run["written"], run["dropped"]) == (
+        "succeeded",
+        1000,
+        1000,
+        0,
+    )
+    assert scalar(db, "SELECT count(*) FROM app.survey_response WHERE sentiment IS NULL") == 0
+    assert scalar(db, "SELECT sum(responses) FROM reporting.daily_rollup") == 1000
+    password_hash = scalar(db, "SELECT password_hash FROM app.users WHERE username = 'admin'")
+    assert bcrypt.checkpw(b"dev-password", password_hash.encode())
+
+    calls = ollama.stats.chat_calls
+    second = run_in_process(capsys)
+    assert second.code == 0
+    assert slot_summary(db) == (1000, 1000, 1, 1000)
+    assert ollama.stats.chat_calls == calls  # nothing to do: Ollama is not even asked
+    assert second.last("job_finished")["written"] == 0
+    assert second.last("admin_user_ready")["outcome"] == "unchanged"
+    assert [r["status"] for r in job_runs(db)] == ["succeeded", "succeeded"]
+    assert job_runs(db)[-1]["written"] == 1000
+
+
+def test_re_runs_top_up_to_a_larger_target_and_never_shrink(job_env, db, capsys):
+    assert run_in_process(capsys, "generate", "--target", "120").code == 0
+    assert slot_summary(db) == (120, 120, 1, 120)
+    smaller = run_in_process(capsys, "generate", "--target", "50")
+    assert smaller.code == 0 and slot_summary(db)[0] == 120
+    larger = run_in_process(capsys, "generate", "--target", "200")
+    started = larger.last("generation_started")
+    assert (started["already_there"], started["to_write"]) == (120, 80)
+    assert larger.last("job_finished")["written"] == 80
+    assert slot_summary(db) == (200, 200, 1, 200)
+
+
+def test_http_500s_and_garbage_answers_still_reach_the_target(
+    job_env, db, ollama, capsys, monkeypatch
+):
+    ollama.behaviour.error_rate = 0.3
+    ollama.behaviour.garbage_rate = 0.2
+    # Half the answers fail: one call fails all n attempts with p = 0.5^n. With ~300 calls,
+    # n = 25 makes a run-ending streak a one-in-100,000 event; the bound itself is tested below.
+    monkeypatch.setenv("OLLAMA_MAX_ATTEMPTS", "25")
+    result = run_in_process(capsys)
+    assert result.code == 0, result.lines[-1]
+    assert slot_summary(db) == (1000, 1000, 1, 1000)
+    assert ollama.stats.answers["http_500"] > 20 and ollama.stats.answers["garbage"] > 10
+    retries = result.events("ollama_retry")
+    summary = result.last("job_finished")
+    assert (
+        summary["retries"]
+        == len(retries)
+        == (ollama.stats.answers["http_500"] + ollama.stats.answers["garbage"])
+    )
+    assert set(summary["retry_reasons"]) <= {"http_5xx", "invalid_answer", "unreadable_response"}
+    assert_one_run_id(result)  # retries are logged from worker threads, with the run id
+    assert job_runs(db)[-1]["retries"] == summary["retries"]
+
+
+def test_a_drifting_model_is_dropped_counted_and_asked_again(job_env, db, ollama, capsys):
+    b = ollama.behaviour
+    b.wrong_count_rate, b.out_of_range_rate = 0.3, 0.05
+    b.unknown_channel_rate, b.contradiction_rate = 0.05, 0.1
+    result = run_in_process(capsys)
+    assert result.code == 0, result.lines[-1]
+    assert slot_summary(db) == (1000, 1000, 1, 1000)
+
+    reasons = result.last("job_finished")["dropped_reasons"]
+    injected = ollama.stats.injected
+    assert reasons["invalid_nps_score"] == injected["out_of_range"]
+    assert reasons["invalid_channel"] == injected["unknown_channel"]
+    assert reasons["missing_from_answer"] == injected["missing_item"]
+    assert reasons["unknown_case"] == injected["extra_item"]
+    assert 0 < reasons["comment_contradicts_nps"] <= injected["contradiction"]
+    dropped = sum(reasons.values())
+    assert result.last("job_finished")["dropped"] == dropped == job_runs(db)[-1]["dropped"]
+    logged = sum(sum(line["reasons"].values()) for line in result.events("records_dropped"))
+    assert logged == dropped
+
+    with db.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT nps_category, comment, channel FROM app.survey_response")
+        ).all()
+    assert not [row for row in stored if contradicts(row.nps_category, row.comment)]
+    assert {row.channel for row in stored} <= {"phone", "email", "chat", "whatsapp", "self_service"}
+
+
+def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
+    job_env, db, ollama, capsys, monkeypatch
+):
+    ollama.behaviour.contradiction_rate = 1.0  # every non-passive comment says the opposite
+    monkeypatch.setenv("JOB_MAX_ASKS_PER_RECORD", "2")
+    result = run_in_process(capsys, "generate", "--target", "40")
+    assert result.code == 1
+    failure = result.last("job_failed")
+    assert failure["cause"] == "GenerationStalled"
+    assert "JOB_MAX_ASKS_PER_RECORD=2" in failure["error"]
+    assert "comment_contradicts_nps" in failure["error"]
+    written = slot_summary(db)[0]
+    assert 0 < written < 40  # the passives were written; nothing else, nothing half
+    run = job_runs(db)[-1]
+    assert (run["status"], run["written"]) == ("failed", written)
+    assert "JOB_MAX_ASKS_PER_RECORD" in run["detail"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ollama_down_fails_clearly_within_the_bound(job_env, db):
+    host = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_job(
+        job_env,
+        OLLAMA_HOST=host,
+        OLLAMA_MAX_ATTEMPTS="3",
+        OLLAMA_BACKOFF_SECONDS="0.2",
+        OLLAMA_BACKOFF_MAX_SECONDS="0.5",
+        timeout=60,
+    )
+    assert time.monotonic() - started < 20
+    assert result.code == 1
+    failure = result.lines[-1]  # real output: every line parsed as JSON
+    assert failure["event"] == "job_failed" and failure["level"] == "error"
+    assert failure["cause"] == "OllamaUnavailable"
+    assert host in failure["error"] and "test-model" in failure["error"]
+    assert len(result.events("ollama_retry")) == 2
+    assert_one_run_id(result)
+    assert "Traceback" not in result.stderr
+    run = job_runs(db)[-1]
+    assert run["status"] == "failed" and host in run["detail"]
+
+
+def test_bad_configuration_names_the_variable_and_exits_2(job_env, capsys, monkeypatch):
+    monkeypatch.setenv("JOB_BATCH_SIZE", "0")
+    result = run_in_process(capsys)
+    assert result.code == 2
+    assert result.lines[-1]["event"] == "job_failed"
+    assert result.lines[-1]["error"].startswith("JOB_BATCH_SIZE:")
+    monkeypatch.delenv("JOB_BATCH_SIZE")
+    monkeypatch.setenv("APP_ENV", "prod")
+    monkeypatch.setenv("DASHBOARD_ADMIN_PASSWORD", "changethis")
+    prod = run_in_process(capsys)
+    assert prod.code == 2
+    assert "DASHBOARD_ADMIN_PASSWORD looks like a placeholder" in prod.lines[-1]["error"]
+
+
+def test_a_second_run_while_one_holds_the_data_lock_is_refused(job_env, db, capsys):
+    with data_lock(db.engine):
+        result = run_in_process(capsys, "generate")
+    assert result.code == 1
+    assert result.last("job_failed")["cause"] == "AnotherRunActive"
+    assert slot_summary(db)[0] == 0
+
+
+def test_a_run_marked_running_by_a_dead_process_is_marked_interrupted(job_env, db, capsys):
+    dead = uuid.uuid4()
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO app.job_run (run_id, target) VALUES (:id, 10)"), {"id": dead}
+        )
+    result = run_in_process(capsys, "generate", "--target", "10")
+    assert result.code == 0
+    assert result.last("stale_run_marked_interrupted")["stale_run_id"] == str(dead)
+    statuses = {str(r["run_id"]): r["status"] for r in job_runs(db)}
+    assert statuses[str(dead)] == "interrupted"

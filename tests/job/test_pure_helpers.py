@@ -1,0 +1,162 @@
+"""Sentiment answers, progress arithmetic and the parallel asker: pure logic, no I/O."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from jobs.asking import ParallelAsker
+from jobs.errors import InvalidAnswer
+from jobs.progress import ProgressMeter
+from jobs.prompts import classification_messages, generation_messages
+from jobs.scenario import Case
+from jobs.sentiment import check_labels, label_items, labels_schema
+
+
+def test_the_labels_schema_pins_items_and_limits_sentiments():
+    schema = labels_schema(3)
+    array = schema["properties"]["labels"]
+    assert array["minItems"] == array["maxItems"] == 3
+    second = array["prefixItems"][1]["properties"]
+    assert second["item"] == {"type": "integer", "const": 2}
+    assert second["sentiment"]["enum"] == ["positive", "neutral", "negative"]
+
+
+def test_labels_are_checked_and_bad_ones_dropped():
+    items = [
+        {"item": 1, "sentiment": "positive"},
+        {"item": 2, "sentiment": "angry"},
+        {"item": 1, "sentiment": "negative"},
+        {"item": 7, "sentiment": "neutral"},
+        "nonsense",
+    ]
+    check = check_labels(items, 3)
+    assert check.labels == {1: "positive"}
+    assert check.dropped == {
+        "invalid_sentiment": 1,
+        "duplicate_item": 1,
+        "unknown_item": 2,
+        "missing_from_answer": 1,
+    }
+    with pytest.raises(InvalidAnswer):
+        label_items({"text": "no"})
+
+
+def test_prompts_list_every_case_and_comment_on_its_own_line():
+    case = Case(1, None, "chat", "enterprise", 3, "long wait", False)
+    messages = generation_messages([case, case], {"chat": "Live chat"}, {"enterprise": "Ent"})
+    user = messages[1]["content"]
+    assert "1. channel=chat (Live chat), customer_type=enterprise (Ent), nps_score=3" in user
+    assert "csat 1-2, topic: long wait" in user
+    assert user.count("\n") == 2
+    labels = classification_messages(["line one\nline two", "ok"])[1]["content"]
+    assert "1. line one line two\n2. ok" in labels
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_rate_and_eta_count_only_this_runs_work():
+    clock = Clock()
+    meter = ProgressMeter(target=1000, done_at_start=400, clock=clock)
+    clock.now += 10
+    snap = meter.snapshot(500)
+    assert snap["records_per_s"] == 10.0
+    assert snap["eta_s"] == 50.0
+    assert snap["percent"] == 50.0
+
+
+def test_progress_is_due_every_tenth_of_the_work_or_every_few_seconds():
+    clock = Clock()
+    meter = ProgressMeter(target=100, done_at_start=0, clock=clock, every_seconds=5)
+    assert not meter.due(5)
+    assert meter.due(10)
+    assert not meter.due(10)  # nothing new
+    clock.now += 6
+    assert meter.due(11)
+    assert meter.due(100)
+    assert meter.last_logged == 100
+
+
+def test_the_asker_asks_again_and_gives_up_after_max_asks():
+    seen: list[tuple[list[int], int]] = []
+    lock = threading.Lock()
+
+    def ask(batch, number):
+        with lock:
+            seen.append((list(batch), number))
+        return batch
+
+    def accept(batch, result):
+        return [item for item in result if item % 5 == 0]  # multiples of 5 always fail
+
+    asker = ParallelAsker(batch_size=4, concurrency=3, max_asks=3, halt=threading.Event())
+    report = asker.run(range(1, 21), ask, accept)
+    assert sorted(report.given_up) == [5, 10, 15, 20]
+    asked = [item for batch, _ in seen for item in batch]
+    assert sorted(set(asked)) == list(range(1, 21))
+    assert asked.count(5) == 3 and asked.count(4) == 1
+    assert max(number for _, number in seen) == 3
+
+
+def test_the_asker_keeps_calls_in_flight_at_once():
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def ask(batch, number):
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return batch
+
+    asker = ParallelAsker(
+        batch_size=1, concurrency=4, max_asks=1, halt=threading.Event(), poll_seconds=0.01
+    )
+    asker.run(range(12), ask, lambda batch, result: [])
+    assert peak == 4
+
+
+def test_on_halt_nothing_new_is_asked_and_calls_in_flight_are_accepted():
+    halt = threading.Event()
+    accepted: list[int] = []
+    both_started = threading.Barrier(2)
+
+    def ask(batch, number):
+        both_started.wait(timeout=5)
+        halt.set()  # as if SIGTERM arrived while the first two calls run
+        time.sleep(0.05)
+        return batch
+
+    asker = ParallelAsker(batch_size=2, concurrency=2, max_asks=1, halt=halt, poll_seconds=0.01)
+    report = asker.run(range(100), ask, lambda batch, result: accepted.extend(result) or [])
+    assert report.halted
+    assert sorted(accepted) == [0, 1, 2, 3]  # the two batches in flight, nothing more
+
+
+def test_a_failed_call_stops_the_others_and_is_raised_after_they_finish():
+    halt = threading.Event()
+    accepted: list[int] = []
+
+    def ask(batch, number):
+        if batch[0] == 0:
+            raise RuntimeError("Ollama is gone")
+        time.sleep(0.05)
+        return batch
+
+    asker = ParallelAsker(batch_size=1, concurrency=2, max_asks=1, halt=halt, poll_seconds=0.01)
+    with pytest.raises(RuntimeError, match="Ollama is gone"):
+        asker.run(range(50), ask, lambda batch, result: accepted.extend(result) or [])
+    assert halt.is_set()
+    assert accepted == [1]  # the call already in flight was still handed over
