@@ -487,9 +487,17 @@ def test_flux_kustomizations_sync_each_overlay_from_main() -> None:
         if doc["kind"] == "Kustomization" and doc["apiVersion"].startswith("kustomize.toolkit")
     }
     assert set(kustomizations) == {f"deploy/overlays/{name}" for name in OVERLAY_IDS}
-    for doc in kustomizations.values():
+    for path, doc in kustomizations.items():
         assert doc["spec"]["sourceRef"]["name"] == source["metadata"]["name"]
         assert doc["spec"]["prune"] is True
+        namespace = yaml.safe_load((ROOT / path / "kustomization.yaml").read_text())["namespace"]
+        (check_,) = doc["spec"]["healthChecks"]
+        assert check_ == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "npscsat-dashboard",
+            "namespace": namespace,
+        }
 
 
 def test_gitops_examples_are_kept_out_of_the_rendered_overlays(rendered) -> None:
