@@ -75,35 +75,41 @@ class ParallelAsker(Generic[Item, Result]):
 
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="ask") as pool:
             inflight: dict[Future, list[Item]] = {}
-            while True:
-                while not self.halt.is_set() and len(inflight) < self.concurrency:
-                    batch = next_batch()
-                    if not batch:
+            try:
+                while True:
+                    while not self.halt.is_set() and len(inflight) < self.concurrency:
+                        batch = next_batch()
+                        if not batch:
+                            break
+                        asks.update(batch)
+                        number = max(asks[item] for item in batch)
+                        # Each call gets a copy of the context, so log lines keep the run id.
+                        context = contextvars.copy_context()
+                        inflight[pool.submit(context.run, ask, batch, number)] = batch
+                    if not inflight:
                         break
-                    asks.update(batch)
-                    number = max(asks[item] for item in batch)
-                    # Each call gets a copy of the context, so log lines keep the run id.
-                    context = contextvars.copy_context()
-                    inflight[pool.submit(context.run, ask, batch, number)] = batch
-                if not inflight:
-                    break
-                done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch = inflight.pop(future)
-                    try:
-                        result = future.result()
-                    except BaseException as exc:  # re-raised once the calls in flight are done
-                        if failure is None:
-                            failure = exc
-                        self.halt.set()  # stop the other calls' retries too
-                        continue
-                    report.batches += 1
-                    for item in accept(batch, result):
-                        if asks[item] >= self.max_asks:
-                            report.given_up.append(item)
-                        else:
-                            again.append(item)
-                on_tick()
+                    done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        batch = inflight.pop(future)
+                        try:
+                            result = future.result()
+                        except BaseException as exc:  # re-raised once the calls in flight end
+                            if failure is None:
+                                failure = exc
+                            self.halt.set()  # stop the other calls' retries too
+                            continue
+                        report.batches += 1
+                        for item in accept(batch, result):
+                            if asks[item] >= self.max_asks:
+                                report.given_up.append(item)
+                            else:
+                                again.append(item)
+                    on_tick()
+            except BaseException:
+                # accept / on_tick failed here (e.g. the database went away): the calls in
+                # flight are not worth waiting for through all their retries.
+                self.halt.set()
+                raise
         if failure is not None:
             raise failure
         report.halted = self.halt.is_set()

@@ -160,3 +160,15 @@ def test_a_failed_call_stops_the_others_and_is_raised_after_they_finish():
         asker.run(range(50), ask, lambda batch, result: accepted.extend(result) or [])
     assert halt.is_set()
     assert accepted == [1]  # the call already in flight was still handed over
+
+
+def test_an_error_in_accept_halts_the_calls_in_flight_and_is_raised():
+    halt = threading.Event()
+
+    def accept(batch, result):
+        raise ConnectionError("the database went away")
+
+    asker = ParallelAsker(batch_size=1, concurrency=2, max_asks=1, halt=halt, poll_seconds=0.01)
+    with pytest.raises(ConnectionError, match="database went away"):
+        asker.run(range(10), lambda batch, number: batch, accept)
+    assert halt.is_set()
