@@ -61,9 +61,9 @@ class JobSettings(BaseSettings):
     ollama_host: str = "http://localhost:11434"
     ollama_model: str = "qwen2.5:0.5b"
     ollama_pull_model: bool = False
-    ollama_timeout_seconds: float = Field(default=180.0, gt=0, le=3600)
+    ollama_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
     ollama_max_attempts: int = Field(default=5, ge=1, le=50)
-    ollama_retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    ollama_retry_max_seconds: float = Field(default=600.0, gt=0, le=86400)
     ollama_backoff_seconds: float = Field(default=1.0, ge=0, le=600)
     ollama_backoff_max_seconds: float = Field(default=30.0, ge=0, le=3600)
 

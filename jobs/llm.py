@@ -46,7 +46,7 @@ PULL_LOG_SECONDS = 5.0
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 5
-    max_seconds: float = 300.0  # total time of one call including its retries
+    max_seconds: float = 600.0  # total time of one call including its retries
     backoff_seconds: float = 1.0  # scale of the first wait; waits double, with full jitter
     backoff_max_seconds: float = 30.0
 
