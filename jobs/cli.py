@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
             log.error("job_failed", step=step, cause="configuration", error=str(exc))
             return EXIT_CONFIG
         except NpscsatError as exc:
-            log.error("job_failed", step=step, cause=type(exc).__name__, error=str(exc))
+            log.error(
+                "job_failed", step=step, cause=type(exc).__name__, error=str(exc), **_partial(ctx)
+            )
             return EXIT_FAILED
         except Exception as exc:
             # A bug, not a condition we foresaw: still one structured line, so log collectors
@@ -224,4 +226,14 @@ def _frames(exc: BaseException, last: int = 6) -> list[str]:
 
 
 def _partial(ctx: JobContext) -> dict:
-    return {"retries": ctx.usage.retries, "ollama_calls": ctx.usage.calls}
+    """What a run that did not finish still got done."""
+    fields = {"retries": ctx.usage.retries, "ollama_calls": ctx.usage.calls}
+    generation = ctx.outcome.generation if ctx.outcome else None
+    if generation:
+        fields.update(
+            written=generation.written,
+            responses_total=generation.filled,
+            target=generation.target,
+            dropped=generation.dropped_total,
+        )
+    return fields

@@ -88,6 +88,7 @@ class Generator:
             list(vocabulary.channels), list(vocabulary.customer_types)
         )
         self._lock = threading.Lock()
+        self.report: GenerationReport | None = None  # live while run() works, also on failure
 
     def ask(self, slots: list[int], ask_number: int) -> BatchCheck:
         """One model call for a batch of slots (runs on a worker thread)."""
@@ -111,7 +112,7 @@ class Generator:
         options = self.options
         started = time.monotonic()
         missing = store.missing_slots(self.engine, options.target)
-        report = GenerationReport(options.target, options.target - len(missing))
+        report = self.report = GenerationReport(options.target, options.target - len(missing))
         beyond = store.count_beyond_target(self.engine, options.target)
         log.info(
             "generation_started",

@@ -36,6 +36,7 @@ class JobContext:
     halt: threading.Event = field(default_factory=threading.Event)
     usage: Usage = field(default_factory=Usage)
     started: float = field(default_factory=time.monotonic)
+    outcome: RunOutcome | None = None  # of the data steps, also when they end in an error
     _engine: Engine | None = None
 
     @property
@@ -129,7 +130,7 @@ def run_data_steps(
     s = ctx.settings
     target = s.job_target_responses if target is None else target
     engine = ctx.engine
-    outcome = RunOutcome()
+    outcome = ctx.outcome = RunOutcome()
     with data_lock(engine):
         recorder = RunRecorder(engine, ctx.run_id) if generate else None
         if recorder:
@@ -216,6 +217,8 @@ def _data_steps(
         try:
             outcome.generation = generator.run()
         finally:
+            # On failure too: the counts so far go into app.job_run and the last log line.
+            outcome.generation = outcome.generation or generator.report
             outcome.generation_tokens = ctx.usage.tokens - tokens_before
         if outcome.generation.halted:
             raise JobInterrupted()

@@ -157,9 +157,12 @@ def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
     assert "JOB_MAX_ASKS_PER_RECORD=2" in failure["error"]
     assert "comment_contradicts_nps" in failure["error"]
     written = slot_summary(db)[0]
-    assert 0 < written < 40  # the passives were written; nothing else, nothing half
+    assert 0 < written < 40  # passives (and mixed comments the guard lets pass); nothing half
+    logged = sum(sum(line["reasons"].values()) for line in result.events("records_dropped"))
+    assert (failure["written"], failure["dropped"]) == (written, logged)
     run = job_runs(db)[-1]
     assert (run["status"], run["written"]) == ("failed", written)
+    assert run["dropped"] == failure["dropped"] > 0
     assert "JOB_MAX_ASKS_PER_RECORD" in run["detail"]
 
 
