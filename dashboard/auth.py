@@ -86,35 +86,50 @@ def guards_for(settings: DashboardSettings) -> LoginGuards:
     )
 
 
+class CookieAccess:
+    """Builds the library's Authenticate object on first use in a run, inside one fixed
+    container. Building it renders an invisible cookie iframe whose first report costs a rerun,
+    so a signed-in page with no cookie write or delete pending never builds it."""
+
+    def __init__(self, settings: DashboardSettings) -> None:
+        self._settings = settings
+        # A fixed slot: the elements after it are not re-created when the iframe comes or goes.
+        self.box = st.container(key="auth_cookie_box")
+        self._authenticator: stauth.Authenticate | None = None
+
+    @property
+    def authenticator(self) -> stauth.Authenticate:
+        if self._authenticator is None:
+            with self.box:
+                self._authenticator = stauth.Authenticate(
+                    {"usernames": {}},
+                    self._settings.auth_cookie_name,
+                    self._settings.auth_cookie_key.get_secret_value(),
+                    self._settings.auth_cookie_expiry_days,
+                    auto_hash=False,
+                )
+        return self._authenticator
+
+
 def require_login(settings: DashboardSettings) -> SignedInUser | None:
     """The signed-in user, or None after rendering the login form (the caller then stops)."""
     guards = guards_for(settings)
-    # The cookie components are invisible iframes; a fixed container keeps them in one place so
-    # the elements after them are not re-created when one comes or goes.
-    cookie_box = st.container(key="auth_cookie_box")
-    with cookie_box:
-        authenticator = stauth.Authenticate(
-            {"usernames": {}},
-            settings.auth_cookie_name,
-            settings.auth_cookie_key.get_secret_value(),
-            settings.auth_cookie_expiry_days,
-            auto_hash=False,
-        )
+    cookies = CookieAccess(settings)
     state = st.session_state
     if not state.get(AUTH_STATUS):
         try:
-            _sign_in_from_cookie(authenticator, settings, guards)
+            _sign_in_from_cookie(cookies.authenticator, settings, guards)
         except NpscsatError as exc:
             state[LOGIN_MESSAGE] = ("error", f"Cannot restore your session: {exc}")
 
     if state.get(AUTH_STATUS):
         user = SignedInUser(state[USERNAME], state[NAME])
         if not _logout_clicked(user):
-            _resend_cookie_operations(authenticator, cookie_box)
+            _resend_cookie_operations(cookies)
             return user
-        _log_out(user, authenticator, cookie_box, guards)  # renders the cookie delete itself
+        _log_out(user, cookies, guards)  # renders the cookie delete itself
     else:
-        _resend_cookie_operations(authenticator, cookie_box)
+        _resend_cookie_operations(cookies)
     _render_login_form(settings, guards)
     return None
 
@@ -239,19 +254,15 @@ def _logout_clicked(user: SignedInUser) -> bool:
     return clicked
 
 
-def _log_out(
-    user: SignedInUser,
-    authenticator: stauth.Authenticate,
-    cookie_box,
-    guards: LoginGuards,
-) -> None:
+def _log_out(user: SignedInUser, cookies: CookieAccess, guards: LoginGuards) -> None:
     """Ends the session without a rerun (a rerun right after the library's logout would drop its
     cookie delete); cookies issued before now stop working in this process even if the browser
     keeps them."""
     state = st.session_state
     guards.logouts.record_logout(user.username)
     state[COOKIE_SET_PENDING] = False  # never write a cookie for a user who just left
-    with cookie_box:
+    authenticator = cookies.authenticator
+    with cookies.box:
         authenticator.logout(location="unrendered")  # clears the session, renders the delete
     state[COOKIE_DELETE_PENDING] = True  # re-sent on later runs until the browser confirms
     state[LOGIN_MESSAGE] = ("info", "You are logged out.")
@@ -265,7 +276,7 @@ def _plain(text: str) -> str:
 # --- cookie writes that survive reruns ------------------------------------------------------
 
 
-def _resend_cookie_operations(authenticator: stauth.Authenticate, cookie_box) -> None:
+def _resend_cookie_operations(cookies: CookieAccess) -> None:
     """Re-renders a pending cookie write or delete until the browser confirms it.
 
     The library renders each as a one-shot component; a rerun before the iframe has loaded
@@ -276,11 +287,13 @@ def _resend_cookie_operations(authenticator: stauth.Authenticate, cookie_box) ->
         if state.get(COOKIE_SET_DONE) is True and state.get(AUTH_STATUS):
             state[COOKIE_SET_PENDING] = False
         elif state.get(AUTH_STATUS):
-            with cookie_box:
-                authenticator.cookie_controller.set_cookie()
+            controller = cookies.authenticator.cookie_controller
+            with cookies.box:
+                controller.set_cookie()
     if state.get(COOKIE_DELETE_PENDING):
         if state.get(COOKIE_DELETE_DONE) is True:
             state[COOKIE_DELETE_PENDING] = False
         else:
-            with cookie_box:
-                authenticator.cookie_controller.delete_cookie()
+            controller = cookies.authenticator.cookie_controller
+            with cookies.box:
+                controller.delete_cookie()

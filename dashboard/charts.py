@@ -195,7 +195,7 @@ def mix_chart(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelOverlap=True)),
             y=alt.Y(
                 "share:Q",
-                title="Share of responses (%)",
+                title="Share %",
                 stack="zero",
                 scale=alt.Scale(domain=[0, 100]),
             ),
@@ -266,7 +266,8 @@ def channel_frame(rows: Sequence[ChannelRow], min_sample: int) -> pd.DataFrame:
 
 
 def channel_chart(frame: pd.DataFrame, min_sample: int) -> alt.LayerChart:
-    """NPS per channel with its 95 % interval, channels in their display order."""
+    """NPS per channel as a dot with its 95 % interval (a forest plot): overlapping intervals
+    mean the difference between two channels may be noise. Channels in their display order."""
     order = list(frame["channel"])
     tooltip = [
         alt.Tooltip("channel:N", title="Channel"),
@@ -278,19 +279,25 @@ def channel_chart(frame: pd.DataFrame, min_sample: int) -> alt.LayerChart:
         alt.Tooltip("mean_csat:Q", title="Mean CSAT score", format=".2f"),
         alt.Tooltip("nps_sample:N", title="Sample"),
     ]
-    base = alt.Chart(frame).encode(y=alt.Y("channel:N", title=None, sort=order))
-    bars = base.mark_bar(opacity=0.85).encode(
-        x=alt.X("nps:Q", title="NPS (bar) with 95 % interval"),
-        color=alt.Color(
-            "nps_sample:N",
-            scale=alt.Scale(
-                domain=list(sample_labels(min_sample)), range=[NPS_COLOUR, LOW_SAMPLE_COLOUR]
-            ),
-            legend=alt.Legend(title=None, orient="bottom"),
+    base = alt.Chart(frame).encode(
+        y=alt.Y(
+            "channel:N",
+            title=None,
+            sort=order,
+            axis=alt.Axis(labelOverlap=False, labelLimit=220, grid=True),
         ),
         tooltip=tooltip,
     )
-    interval = base.mark_rule(strokeWidth=2, color="#6B7280").encode(
-        x="nps_low:Q", x2="nps_high:Q", tooltip=tooltip
+    interval = base.mark_rule(strokeWidth=3, color=LOW_SAMPLE_COLOUR).encode(
+        x=alt.X(
+            "nps_low:Q",
+            title="NPS with its 95 % interval",
+            scale=alt.Scale(zero=False, nice=True),
+            axis=alt.Axis(tickCount=8),
+        ),
+        x2="nps_high:Q",
     )
-    return alt.layer(bars, interval).properties(height=max(140, 44 * len(order)))
+    dots = base.mark_point(size=140, filled=True, opacity=1).encode(
+        x="nps:Q", **_sample_encoding("nps_sample", NPS_COLOUR, min_sample)
+    )
+    return alt.layer(interval, dots).properties(height=90 + 44 * len(order))

@@ -41,7 +41,7 @@ class DashboardSettings(BaseSettings):
     # Periods with fewer responses are marked as low-sample in charts and KPI cards.
     dashboard_min_sample: int = Field(DEFAULT_MIN_SAMPLE, ge=1, le=1_000_000)
     # How many comments the comment list shows (detractors first).
-    dashboard_comments_limit: int = Field(50, ge=1, le=500)
+    dashboard_comments_limit: int = Field(25, ge=1, le=500)
     # Remember-me cookie; 0 days turns it off (every reload asks for the password).
     auth_cookie_name: str = "npscsat_auth"
     auth_cookie_expiry_days: float = Field(1.0, ge=0, le=30)

@@ -16,14 +16,30 @@ def _signed(value: float, decimals: int) -> str:
     return f"{value:+,.{decimals}f}"
 
 
+KPI_NAMES = {
+    "nps": "NPS",
+    "mean_nps": "Mean NPS score",
+    "csat": "CSAT",
+    "mean_csat": "Mean CSAT",
+    "responses": "Responses",
+}
+
+
+def kpi_label(kpi: Kpi) -> str:
+    """The card's title, with the 95 % margin of error where the metric has one (the big
+    number alone fits a narrow card)."""
+    name = KPI_NAMES[kpi.key]
+    return name if kpi.margin is None else f"{name} ±{kpi.margin:.1f}"
+
+
 def kpi_value(kpi: Kpi) -> str:
-    """The big number of a KPI card, with its margin of error where it has one."""
+    """The big number of a KPI card."""
     if kpi.value is None:
         return MISSING
     if kpi.key == "nps":
-        return f"{_signed(kpi.value, 1)} ±{kpi.margin:.1f}"
+        return _signed(kpi.value, 1)
     if kpi.key == "csat":
-        return f"{kpi.value:.1f}% ±{kpi.margin:.1f}"
+        return f"{kpi.value:.1f}%"
     if kpi.key == "responses":
         return f"{int(kpi.value):,}"
     return f"{kpi.value:.2f}"  # mean scores

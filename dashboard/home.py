@@ -26,6 +26,7 @@ from dashboard.filters import Selection, render_filters
 from dashboard.formatting import (
     escape_markdown,
     kpi_delta,
+    kpi_label,
     kpi_value,
     local_timestamp,
     period_span,
@@ -155,13 +156,6 @@ _KPI_HELP = {
     "mean_csat": "Average CSAT answer (1-5).",
     "responses": "Survey responses in the selection.",
 }
-_KPI_LABELS = {
-    "nps": "NPS",
-    "mean_nps": "Mean NPS score",
-    "csat": "CSAT",
-    "mean_csat": "Mean CSAT",
-    "responses": "Responses",
-}
 
 
 def _kpi_help(kpi: Kpi, selection: Selection, min_sample: int, summary: Summary) -> str:
@@ -190,16 +184,18 @@ def _show_kpis(
             f"Only {int(summary.responses.value or 0):,} responses in this selection (fewer "
             f"than {min_sample}): the figures below are indicative, not solid."
         )
-    trend = {
+    trend = {  # the sparkline of each card: its value per period
         "nps": [r.figures.nps for r in rows],
+        "mean_nps": [r.figures.mean_nps for r in rows],
         "csat": [r.figures.csat_pct for r in rows],
+        "mean_csat": [r.figures.mean_csat for r in rows],
         "responses": [r.figures.responses for r in rows],
     }
     kpis = (summary.nps, summary.mean_nps, summary.csat, summary.mean_csat, summary.responses)
     for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
-        spark = [v for v in trend.get(kpi.key, []) if v is not None]
+        spark = [v for v in trend[kpi.key] if v is not None]
         column.metric(
-            _KPI_LABELS[kpi.key],
+            kpi_label(kpi),
             kpi_value(kpi),
             delta=kpi_delta(kpi),
             delta_color="off" if kpi.key == "responses" else "normal",
@@ -241,24 +237,21 @@ def _show_channels(rows: Sequence[ChannelRow], min_sample: int) -> None:
         st.caption("No channel has responses in this selection.")
         return
     frame = charts.channel_frame(rows, min_sample)
-    left, right = st.columns([3, 2])
-    with left:
-        st.altair_chart(charts.channel_chart(frame, min_sample), width="stretch")
-    with right:
-        st.dataframe(
-            frame[["channel", "responses", "nps", "nps_margin", "csat", "mean_nps", "mean_csat"]],
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "channel": st.column_config.TextColumn("Channel"),
-                "responses": st.column_config.NumberColumn("n", format="localized"),
-                "nps": st.column_config.NumberColumn("NPS", format="%+.1f"),
-                "nps_margin": st.column_config.NumberColumn("±", format="%.1f"),
-                "csat": st.column_config.NumberColumn("CSAT %", format="%.1f"),
-                "mean_nps": st.column_config.NumberColumn("Mean NPS", format="%.2f"),
-                "mean_csat": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
-            },
-        )
+    st.altair_chart(charts.channel_chart(frame, min_sample), width="stretch")
+    st.dataframe(
+        frame[["channel", "responses", "nps", "nps_margin", "csat", "mean_nps", "mean_csat"]],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "channel": st.column_config.TextColumn("Channel"),
+            "responses": st.column_config.NumberColumn("n", format="localized"),
+            "nps": st.column_config.NumberColumn("NPS", format="%+.1f"),
+            "nps_margin": st.column_config.NumberColumn("±", format="%.1f"),
+            "csat": st.column_config.NumberColumn("CSAT %", format="%.1f"),
+            "mean_nps": st.column_config.NumberColumn("Mean NPS", format="%.2f"),
+            "mean_csat": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
+        },
+    )
 
 
 def _show_downloads(
