@@ -11,7 +11,13 @@ import pytest
 
 from dashboard.figures import ChannelRow, PeriodRow, figures_of, period_rows, summarize, to_csv
 from dashboard.filters import build_selection, chosen_codes, date_range, default_range, today_in
-from dashboard.formatting import escape_markdown, kpi_delta, kpi_value, local_timestamp
+from dashboard.formatting import (
+    escape_markdown,
+    kpi_delta,
+    kpi_label,
+    kpi_value,
+    local_timestamp,
+)
 from npscsat.metrics import Totals
 from npscsat.reporting import ChannelTotals, PeriodTotals
 
@@ -78,9 +84,12 @@ def test_summary_without_previous_data_has_no_deltas():
 
 def test_kpi_text():
     summary = summarize(SOLID, SMALL, min_sample=30)
-    assert kpi_value(summary.nps) == f"+30.0 ±{summary.nps.margin:.1f}"
+    assert kpi_value(summary.nps) == "+30.0"
+    assert kpi_label(summary.nps) == f"NPS ±{summary.nps.margin:.1f}"
     assert kpi_delta(summary.nps) == "+80.0 pts"
-    assert kpi_value(summary.csat) == f"80.0% ±{summary.csat.margin:.1f}"
+    assert kpi_value(summary.csat) == "80.0%"
+    assert kpi_label(summary.csat) == f"CSAT ±{summary.csat.margin:.1f}"
+    assert kpi_label(summary.mean_csat) == "Mean CSAT"  # no margin shown for means
     assert kpi_value(summary.mean_nps) == "7.50"
     assert kpi_delta(summary.mean_nps) == "+2.50"  # 300 / 40 - 20 / 4
     assert kpi_value(summary.responses) == "40"
@@ -89,6 +98,7 @@ def test_kpi_text():
     assert kpi_delta(worse.nps) == "-80.0 pts"  # ASCII minus: st.metric colours it red
     empty = summarize(Totals(), Totals(), min_sample=30)
     assert kpi_value(empty.nps) == "—" and kpi_delta(empty.nps) is None
+    assert kpi_label(empty.nps) == "NPS"
 
 
 def test_csv_has_every_figure_and_a_header_even_when_empty():

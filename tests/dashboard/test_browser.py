@@ -1,0 +1,314 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright (no browser download),
+against `streamlit run dashboard/app.py` and PostgreSQL.
+
+Writes the logged-in screenshot to docs/screenshots/dashboard.png (plus phone and dark variants).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import reset_data
+from tests.dashboard.conftest import (
+    APP_PATH,
+    PASSWORD,
+    Response,
+    insert_responses,
+    insert_user,
+    synthetic_responses,
+)
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPO = Path(APP_PATH).parents[1]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+HOSTILE_COMMENT = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> **b**'
+INJECTION = "alice' OR '1'='1' --"
+COOKIE_NAME = "npscsat_auth"
+TIMEOUT_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not become healthy:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def live_app(migrated_db) -> Iterator[str]:
+    """The dashboard served by Streamlit on a free port, over seeded data."""
+    reset_data(migrated_db.engine)
+    insert_user(migrated_db.engine, "alice")
+    insert_responses(
+        migrated_db.engine, synthetic_responses(1200, last_day=date(2026, 11, 30), days=120)
+    )
+    insert_responses(
+        migrated_db.engine,
+        [
+            Response(
+                datetime(2026, 11, 30, 15, tzinfo=UTC),
+                channel="chat",
+                nps_score=1,
+                csat_score=1,
+                comment=HOSTILE_COMMENT,
+                sentiment="negative",
+            )
+        ],
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "DASHBOARD_DATABASE_URL": migrated_db.dashboard_url.render_as_string(False),
+        "AUTH_COOKIE_KEY": secrets.token_urlsafe(48),
+        "APP_ENV": "prod",
+        "AUTH_COOKIE_NAME": COOKIE_NAME,
+        "LOG_FORMAT": "json",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "streamlit.log"
+        with log_path.open("w") as log:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    APP_PATH,
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                ],
+                cwd=REPO,  # as in the image: .streamlit/config.toml is read from here
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, server, log_path)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get update && "
+            "apt-get install -y chromium); the browser tests never download a browser."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("textbox", name="Username").wait_for()
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.get_by_role("textbox", name="Username").fill(username)
+    # get_by_label("Password") would also match the show-password button
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def wait_for_charts(page, count: int = 2) -> None:
+    page.get_by_role("heading", name="NPS per period").wait_for()
+    page.get_by_role("heading", name="CSAT per period").wait_for()
+    page.wait_for_function(
+        f"document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= {count}"
+    )
+    page.wait_for_timeout(800)  # let the charts finish drawing before a screenshot
+
+
+def screenshot(page, name: str, height: int = 2900) -> None:
+    """The whole page: Streamlit scrolls inside its own container, so the window is made tall
+    enough to hold everything instead of relying on a full-page capture."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    page.wait_for_timeout(1200)  # charts re-layout to the new size
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
+    page.set_viewport_size(size)
+
+
+def auth_cookies(context) -> list[dict]:
+    return [c for c in context.cookies() if c["name"] == COOKIE_NAME]
+
+
+def wait_for_cookie(page, present: bool) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if bool(auth_cookies(page.context)) == present:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the {COOKIE_NAME} cookie was {'not ' if present else ''}written")
+
+
+def test_log_in_see_charts_change_granularity_log_out_and_stay_out(live_app, page):
+    open_app(page, live_app)
+    assert page.locator(".vega-embed").count() == 0  # nothing but the form before login
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    assert page.get_by_text("Signed in as").is_visible()
+    assert page.get_by_text("Mean CSAT").first.is_visible()
+    screenshot(page, "dashboard.png")
+
+    page.get_by_role("radio", name="Month", exact=True).click()  # the segmented control
+    page.get_by_text("per month").first.wait_for()
+    wait_for_charts(page)
+
+    wait_for_cookie(page, present=True)  # remember-me: a reload keeps the session
+    page.reload()
+    wait_for_charts(page)
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("textbox", name="Username").wait_for()
+    assert page.locator(".vega-embed").count() == 0
+    wait_for_cookie(page, present=False)  # the browser confirmed the delete
+    page.reload()
+    page.get_by_role("textbox", name="Username").wait_for()
+    page.wait_for_timeout(1500)  # give a (wrong) cookie login time to happen
+    assert page.locator(".vega-embed").count() == 0
+    assert not page.get_by_text("Signed in as").is_visible()
+
+
+def test_a_cookie_kept_after_logout_does_not_log_back_in(live_app, browser, page):
+    open_app(page, live_app)
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    wait_for_cookie(page, present=True)
+    stolen = auth_cookies(page.context)
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("textbox", name="Username").wait_for()
+
+    # A browser that never deleted it (or a copy) presents the old cookie again.
+    other = browser.new_context()
+    other.add_cookies(stolen)
+    replay = other.new_page()
+    replay.set_default_timeout(TIMEOUT_MS)
+    open_app(replay, live_app)
+    replay.wait_for_timeout(1500)
+    assert replay.locator(".vega-embed").count() == 0
+    assert replay.get_by_role("textbox", name="Username").is_visible()
+    other.close()
+
+
+def test_injection_username_and_html_comment_are_harmless(live_app, page, migrated_db):
+    open_app(page, live_app)
+    log_in(page, INJECTION, "' OR '1'='1")
+    page.get_by_text("Wrong username or password").wait_for()
+    assert page.locator(".vega-embed").count() == 0
+    with migrated_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM app.users")).scalar_one() == 1
+
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    page.get_by_text(HOSTILE_COMMENT).wait_for()  # shown literally, as text
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator("script", has_text="__xss").count() == 0
+
+
+def test_csv_download_holds_the_figures_of_the_charts(live_app, page):
+    open_app(page, live_app)
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Figures per ISO week (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows and all(row["period_label"].startswith("2026-W") for row in rows)
+    assert {"nps", "nps_low", "nps_high", "csat_pct", "csat_low", "low_sample"} <= set(rows[0])
+    total = page.locator('[data-testid="stMetric"]', has_text="Responses")
+    assert f"{sum(int(r['responses']) for r in rows):,}" in total.inner_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "viewport", "scheme"),
+    [("phone", {"width": 390, "height": 844}, "light"), ("dark", None, "dark")],
+)
+def test_phone_width_and_dark_theme_stay_legible(live_app, browser, name, viewport, scheme):
+    context = browser.new_context(
+        viewport=viewport or {"width": 1400, "height": 1000}, color_scheme=scheme
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    open_app(page, live_app)
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    # nothing wider than the window: no sideways scrolling on a phone
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    colours = page.evaluate(
+        """() => {
+            const app = getComputedStyle(document.querySelector('.stApp'));
+            const text = getComputedStyle(document.querySelector('h1'));
+            return [app.backgroundColor, text.color];
+        }"""
+    )
+    background, foreground = (luminance(c) for c in colours)
+    assert abs(background - foreground) > 0.5  # strong contrast in both themes
+    assert (background < 0.5) == (scheme == "dark")
+    screenshot(page, f"dashboard-{name}.png", height=1000 if name == "dark" else 2400)
+    context.close()
+
+
+def luminance(css_colour: str) -> float:
+    """Relative luminance 0..1 of an rgb()/rgba() CSS colour."""
+    parts = css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")
+    red, green, blue = (float(p) / 255 for p in parts[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
