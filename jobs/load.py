@@ -93,10 +93,14 @@ class ResponseLoader:
             with self.connection.cursor() as cur:
                 if not self._staging_ready:
                     cur.execute(_STAGING_DDL)
+                data = copy_text(rows)
+                # One read of the whole buffer: psycopg2 otherwise reads 8 KB at a time, and
+                # each read must win the GIL back from the validating thread (up to 5 ms each).
                 cur.copy_expert(
                     "COPY response_staging (generator_slot, responded_at, channel, customer_type,"
                     " nps_score, csat_score, comment) FROM STDIN",
-                    io.StringIO(copy_text(rows)),
+                    io.StringIO(data),
+                    size=len(data) + 1,
                 )
                 cur.execute(_INSERT, {"run_id": self.run_id})
                 inserted = cur.rowcount
