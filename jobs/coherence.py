@@ -31,10 +31,19 @@ NEGATIVE_WORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 NEGATIONS = frozenset(
-    "not no never nothing hardly barely isn't wasn't didn't don't doesn't".split()  # noqa: SIM905
+    """
+    not no never nothing nobody hardly barely ain't aren't can't couldn't didn't doesn't don't
+    hadn't hasn't haven't isn't shouldn't wasn't weren't won't wouldn't
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 NEGATION_REACH = 3  # "not very helpful": a negation flips words up to 3 words later
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Word -> +1 positive, -1 negative, 0 negation: one lookup per word (this runs per record).
+_LEXICON = {
+    **dict.fromkeys(POSITIVE_WORDS, 1),
+    **dict.fromkeys(NEGATIVE_WORDS, -1),
+    **dict.fromkeys(NEGATIONS, 0),
+}
 
 
 @dataclass(frozen=True)
@@ -52,25 +61,23 @@ class Polarity:
 
 
 def polarity(comment: str) -> Polarity:
-    """Counts strong positive and negative words; a nearby negation flips a word's polarity."""
+    """Counts strong positive and negative words; a negation up to NEGATION_REACH words before
+    a word flips its polarity ("not helpful" is negative, "not bad" positive)."""
+    words = _WORD.findall(comment.lower().replace("\u2019", "'"))
+    # Most words are neither: keep only the ones that matter, with their position.
+    hits = [(index, _LEXICON[word]) for index, word in enumerate(words) if word in _LEXICON]
     positive = negative = 0
-    since_negation = NEGATION_REACH + 1
-    for word in _WORD.findall(comment.lower().replace("\u2019", "'")):
-        if word in NEGATIONS or word.endswith("n't"):
-            since_negation = 0
+    last_negation = -NEGATION_REACH - 1
+    for index, kind in hits:
+        if kind == 0:
+            last_negation = index
             continue
-        since_negation += 1
-        negated = since_negation <= NEGATION_REACH
-        if word in POSITIVE_WORDS:
-            if negated:
-                negative += 1
-            else:
-                positive += 1
-        elif word in NEGATIVE_WORDS:
-            if negated:
-                positive += 1
-            else:
-                negative += 1
+        if index - last_negation <= NEGATION_REACH:
+            kind = -kind
+        if kind > 0:
+            positive += 1
+        else:
+            negative += 1
     return Polarity(positive, negative)
 
 
