@@ -107,25 +107,18 @@ def test_the_asker_asks_again_and_gives_up_after_max_asks():
 
 
 def test_the_asker_keeps_calls_in_flight_at_once():
-    running = 0
-    peak = 0
-    lock = threading.Lock()
+    # The barrier opens only when four calls run at the same time; with fewer it times out.
+    four_at_once = threading.Barrier(4, timeout=10)
 
     def ask(batch, number):
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.05)
-        with lock:
-            running -= 1
+        four_at_once.wait()
         return batch
 
     asker = ParallelAsker(
         batch_size=1, concurrency=4, max_asks=1, halt=threading.Event(), poll_seconds=0.01
     )
-    asker.run(range(12), ask, lambda batch, result: [])
-    assert peak == 4
+    report = asker.run(range(12), ask, lambda batch, result: [])
+    assert report.batches == 12
 
 
 def test_on_halt_nothing_new_is_asked_and_calls_in_flight_are_accepted():
