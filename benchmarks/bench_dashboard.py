@@ -8,7 +8,7 @@ N synthetic responses over 365 days:
    previous-period KPIs, weekly series, per-channel totals; last 90 days, three channels) from
    the rollup through the read-only role, versus loading the same rows into pandas and computing
    the figures there. The bar: >= 100x faster at 1,000,000 responses;
-2. the comment list (the one raw-row read): latest 50, and with a search word;
+2. the comment list (the one raw-row read): the latest shown, and with a search word;
 3. full page runs of the real app in Streamlit's AppTest: login + first page (cold caches),
    a filter change (cold for that selection) and a rerun answered from the cache;
 4. page load in Chromium (Debian's, via Playwright): a bare "hello" Streamlit page, the
@@ -38,6 +38,7 @@ from sqlalchemy.engine import URL
 
 from benchmarks.bench_reporting import copy_rows, filter_change_in_pandas, timed, vacuum_analyze
 from benchmarks.synthetic import now_utc, responses_tsv
+from dashboard.config import DashboardSettings
 from dashboard.queries import fetch_overview
 from jobs.migrate import run_migrate
 from npscsat import reporting
@@ -48,6 +49,7 @@ from tests.pg import admin_server, drop_role, throwaway_database
 DAYS = 365
 FILTER_CHANNELS = ("phone", "chat", "whatsapp")
 BAR_SPEEDUP = 100
+COMMENTS_SHOWN = DashboardSettings.model_fields["dashboard_comments_limit"].default
 REPO = Path(__file__).resolve().parents[1]
 APP_PATH = REPO / "dashboard" / "app.py"
 RESULTS = REPO / "benchmarks" / "results" / "dashboard.json"
@@ -154,12 +156,14 @@ def measure_comments(bench: BenchDatabase) -> dict[str, float]:
     try:
         with dashboard.connect() as conn:
             for label, search in (
-                ("latest 50", None),
+                (f"latest {COMMENTS_SHOWN}", None),
                 ("search 'too long' (common)", "too long"),
                 ("search 'zebra' (absent: scans the period)", "zebra"),
             ):
                 seconds, _ = timed(
-                    lambda s=search: reporting.fetch_comments(conn, selection, search=s),
+                    lambda s=search: reporting.fetch_comments(
+                        conn, selection, search=s, limit=COMMENTS_SHOWN
+                    ),
                     repeat=5,
                 )
                 results[label] = seconds * 1000
