@@ -11,7 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from npscsat.config import AppEnv, LogFormat, secret_problem
-from npscsat.db import parse_database_url
+from npscsat.db import parse_database_url, url_password_problem
+from npscsat.errors import ConfigError
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # The same rule as the users_username_format CHECK in db/init/001_core.sql.
@@ -135,6 +136,12 @@ class JobSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets_fit_environment(self) -> JobSettings:
+        try:
+            problem = url_password_problem(self.database(), "DATABASE_URL", self.app_env)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if problem:
+            raise ValueError(problem)
         if self.dashboard_db_password is not None:
             problem = secret_problem(self.dashboard_db_password.get_secret_value(), self.app_env)
             if problem:

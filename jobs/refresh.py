@@ -56,6 +56,10 @@ def refresh_reporting(engine: Engine) -> RefreshReport:
         if rebuilt:
             conn.execute(text("SELECT reporting.rebuild_daily_rollup()"))
         rows = conn.execute(text("SELECT count(*) FROM reporting.daily_rollup")).scalar_one()
+    # Every load rewrites the same rollup rows; clear their dead versions and refresh the
+    # planner's statistics now rather than waiting for autovacuum (a few thousand rows).
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) reporting.daily_rollup"))
     if rebuilt:
         drifted = {
             f.name: {"raw": getattr(raw, f.name), "rollup": getattr(rollup, f.name)}

@@ -6,6 +6,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from npscsat.config import AppEnv, secret_problem
 from npscsat.errors import ConfigError, DatabaseUnavailable
 
 # SQLAlchemy 2.1 maps a plain postgresql:// URL to psycopg 3; we ship psycopg2.
@@ -29,7 +30,21 @@ def parse_database_url(url: str | None, variable: str = "DATABASE_URL") -> URL:
         )
     if not parsed.database:
         raise ConfigError(f"{variable} names no database; add /DBNAME at the end")
+    if parsed.password == "":
+        # postgresql://user:@host/db - compose builds this when the password variable is unset.
+        raise ConfigError(
+            f"{variable} has an empty password (in compose it is built from POSTGRES_PASSWORD "
+            "or DASHBOARD_DB_PASSWORD; see .env.example)"
+        )
     return parsed.set(drivername="postgresql+psycopg2")
+
+
+def url_password_problem(url: URL, variable: str, app_env: AppEnv) -> str | None:
+    """In production, the password inside a database URL follows the same secret rules."""
+    if url.password is None:
+        return None  # trust, certificate or PGPASSWORD authentication
+    problem = secret_problem(str(url.password), app_env)
+    return f"{variable} password {problem}" if problem else None
 
 
 def describe_url(url: URL) -> str:

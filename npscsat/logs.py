@@ -24,9 +24,18 @@ def configure_logging(
         structlog.processors.StackInfoRenderer(),
     ]
     if use_console:
-        renderers = [structlog.dev.ConsoleRenderer()]
+        # Plain tracebacks: rich's default would print frame locals (settings, secrets).
+        renderers = [
+            structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        ]
     else:
-        renderers = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        # Tracebacks as data, without frame locals: those could hold settings and secrets.
+        renderers = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
+            structlog.processors.JSONRenderer(),
+        ]
     structlog.configure(
         processors=[*shared, *renderers],
         wrapper_class=structlog.make_filtering_bound_logger(

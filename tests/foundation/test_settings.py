@@ -14,7 +14,7 @@ from npscsat.errors import ConfigError
 def env(monkeypatch):
     for name in ("DATABASE_URL", "APP_ENV", "DASHBOARD_DB_PASSWORD", "BUSINESS_TIMEZONE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/npscsat")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:Xq7vLm2pRt9wZ@db:5432/npscsat")
     return monkeypatch
 
 
@@ -89,3 +89,15 @@ def test_database_urls_people_write_are_accepted(url, driver):
 def test_bad_database_urls_are_named(url, message):
     with pytest.raises(ConfigError, match=message):
         parse_database_url(url)
+
+
+def test_production_refuses_a_demo_database_password(env):
+    env.setenv("DATABASE_URL", "postgresql://npscsat:demo-db-password@db:5432/npscsat")
+    with pytest.raises(ConfigError, match="DATABASE_URL password looks like a placeholder"):
+        load_settings(JobSettings)
+
+
+def test_an_empty_password_in_the_url_is_named(env):
+    env.setenv("DATABASE_URL", "postgresql://npscsat:@db:5432/npscsat")
+    with pytest.raises(ConfigError, match="DATABASE_URL has an empty password"):
+        load_settings(JobSettings)
