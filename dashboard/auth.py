@@ -137,14 +137,13 @@ def require_login(settings: DashboardSettings) -> SignedInUser | None:
 # --- signing in -----------------------------------------------------------------------------
 
 
-def _start_session(user: LoginUser) -> SignedInUser:
+def _start_session(user: LoginUser) -> None:
     state = st.session_state
     state[AUTH_STATUS] = True
     state[USERNAME] = user.username
     state[NAME] = user.display_name
     state[EMAIL] = user.email
     state[ROLES] = None
-    return SignedInUser(user.username, user.display_name)
 
 
 def _sign_in_from_cookie(
@@ -237,7 +236,8 @@ def _render_login_form(settings: DashboardSettings, guards: LoginGuards) -> None
         message = st.session_state.get(LOGIN_MESSAGE)
         if message:
             kind, text = message
-            {"error": st.error, "warning": st.warning, "info": st.info}[kind](text)
+            show = {"error": st.error, "warning": st.warning, "info": st.info}[kind]
+            show(escape_markdown(text))  # may quote a server's error text: shown literally
 
 
 # --- the account box and logout ---------------------------------------------------------------
