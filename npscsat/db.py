@@ -55,7 +55,10 @@ def describe_url(url: URL) -> str:
 def create_db_engine(
     url: URL, *, application_name: str, connect_timeout: int = 5, **engine_options
 ) -> Engine:
-    """An engine with a bounded connect time, so a down database fails fast and clearly."""
+    """An engine with a bounded connect time, so a down database fails fast and clearly.
+    PostgreSQL URLs always get the psycopg2 driver, whichever spelling they came in."""
+    if url.drivername in _POSTGRES_SCHEMES:
+        url = url.set(drivername="postgresql+psycopg2")
     return create_engine(
         url,
         pool_pre_ping=True,

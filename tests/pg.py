@@ -87,7 +87,7 @@ def admin_execute(admin_url: URL, statement: sql.Composable) -> None:
 
 @dataclass(frozen=True)
 class ThrowawayDatabase:
-    url: URL  # owner connection (sqlalchemy URL with the psycopg2 driver)
+    url: URL  # owner connection, postgresql://...
 
     @property
     def name(self) -> str:
@@ -100,7 +100,8 @@ def throwaway_database(admin_url: URL, prefix: str = "npscsat_test") -> Iterator
     name = f"{prefix}_{secrets.token_hex(4)}"
     admin_execute(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        url = admin_url.set(drivername="postgresql+psycopg2", database=name)
+        # Spelled as people write it; the engine factory pins the driver.
+        url = admin_url.set(drivername="postgresql", database=name)
         yield ThrowawayDatabase(url)
     finally:
         admin_execute(
