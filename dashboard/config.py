@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from npscsat.config import AppEnv, LogFormat, load_settings, secret_problem
-from npscsat.db import parse_database_url
+from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError
 from npscsat.metrics import DEFAULT_MIN_SAMPLE
 
@@ -68,9 +68,13 @@ class DashboardSettings(BaseSettings):
     def _usable_together(self) -> DashboardSettings:
         problems = []
         try:
-            parse_database_url(self.dashboard_database_url, "DASHBOARD_DATABASE_URL")
+            url = parse_database_url(self.dashboard_database_url, "DASHBOARD_DATABASE_URL")
         except ConfigError as exc:
             problems.append(str(exc))
+        else:
+            problem = url_password_problem(url, "DASHBOARD_DATABASE_URL", self.app_env)
+            if problem:
+                problems.append(problem)
         problem = cookie_key_problem(self.auth_cookie_key.get_secret_value(), self.app_env)
         if problem:
             problems.append(f"AUTH_COOKIE_KEY {problem}")

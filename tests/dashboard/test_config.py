@@ -8,7 +8,7 @@ from dashboard.config import cookie_key_problem, ignored_variables, load_dashboa
 from npscsat.errors import ConfigError
 
 STRONG_KEY = "k3Y-" + "x9Qw" * 10  # 44 bytes, no placeholder word
-GOOD_URL = "postgresql://npscsat_dashboard:s3cret@db:5432/npscsat"
+GOOD_URL = "postgresql://npscsat_dashboard:Xq7-long-enough-pw@db:5432/npscsat"
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +74,17 @@ def test_the_env_example_placeholder_is_refused_in_prod():
     )
     assert cookie_key_problem(values["AUTH_COOKIE_KEY"], "prod") is not None
     assert cookie_key_problem(values["AUTH_COOKIE_KEY"], "dev") is None  # long enough
+
+
+def test_a_placeholder_database_password_is_refused_in_prod_only(monkeypatch):
+    monkeypatch.setenv(
+        "DASHBOARD_DATABASE_URL", "postgresql://npscsat_dashboard:changethis@db:5432/npscsat"
+    )
+    monkeypatch.setenv("AUTH_COOKIE_KEY", STRONG_KEY)
+    with pytest.raises(ConfigError, match="DASHBOARD_DATABASE_URL password looks like a placeh"):
+        load_dashboard_settings()
+    monkeypatch.setenv("APP_ENV", "dev")
+    assert load_dashboard_settings().database().password == "changethis"
 
 
 def test_key_length_counts_bytes_not_characters():
