@@ -1,7 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright (no browser download),
 against `streamlit run dashboard/app.py` and PostgreSQL.
 
-Writes the logged-in screenshot to docs/screenshots/dashboard.png (plus phone and dark variants).
+Writes the logged-in screenshot to test-results/screenshots/dashboard.png (plus phone and dark
+variants). To refresh the README's images:
+    NPSCSAT_SCREENSHOT_DIR=docs/screenshots uv run pytest tests/dashboard/test_browser.py
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(APP_PATH).parents[1]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Outside git by default, so a test run leaves the working tree clean.
+SCREENSHOTS = REPO / os.environ.get("NPSCSAT_SCREENSHOT_DIR", "test-results/screenshots")
 HOSTILE_COMMENT = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> **b**'
 INJECTION = "alice' OR '1'='1' --"
 COOKIE_NAME = "npscsat_auth"
