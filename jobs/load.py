@@ -1,10 +1,13 @@
 """Bulk loading of checked records.
 
-A write is one transaction: COPY the rows into a session-local staging table, INSERT them into
-app.survey_response with ON CONFLICT (generator_slot) DO NOTHING, and move the run's counters in
-app.job_run. Either all of it lands or none of it: there is never a half-written batch, and a
-slot filled meanwhile (by a run killed after its commit, or a concurrent run) is skipped, so the
-table can never hold a slot twice or go past the target.
+A write is one transaction: the rows go into app.survey_response, and the run's counters in
+app.job_run move with them. Either all of it lands or none of it: there is never a half-written
+batch. The fast path COPYs straight into the table inside a savepoint; the planned slots are
+free (the run holds the job's advisory lock), so that is the normal case. If a slot was filled
+meanwhile anyway (a row loaded by other means), the UNIQUE key refuses the COPY, the savepoint
+is rolled back, and the batch goes the careful way: COPY into a session-local staging table,
+then INSERT ... ON CONFLICT (generator_slot) DO NOTHING. Either way the table can never hold a
+slot twice or go past the target.
 
 The BackgroundWriter does this on its own thread and connection while the workers keep asking
 the model. Batches that queue up during a write go into the next transaction together (group
@@ -39,7 +42,8 @@ _STAGING_DDL = """
         customer_type  text NOT NULL,
         nps_score      smallint NOT NULL,
         csat_score     smallint,
-        comment        text
+        comment        text,
+        run_id         uuid
     ) ON COMMIT DELETE ROWS
 """
 _INSERT = """
@@ -47,11 +51,19 @@ _INSERT = """
         (generator_slot, responded_at, channel, customer_type, nps_score, csat_score, comment,
          run_id)
     SELECT generator_slot, responded_at, channel, customer_type, nps_score, csat_score, comment,
-           %(run_id)s
+           run_id
       FROM response_staging
      ORDER BY generator_slot
     ON CONFLICT (generator_slot) DO NOTHING
 """
+_COPY_DIRECT = (
+    "COPY app.survey_response (generator_slot, responded_at, channel, customer_type, nps_score,"
+    " csat_score, comment, run_id) FROM STDIN"
+)
+_COPY_STAGING = (
+    "COPY response_staging (generator_slot, responded_at, channel, customer_type, nps_score,"
+    " csat_score, comment, run_id) FROM STDIN"
+)
 _COUNTERS = """
     UPDATE app.job_run
        SET written = written + %(inserted)s, dropped = %(dropped)s, retries = %(retries)s
@@ -66,13 +78,15 @@ class LoadError(NpscsatError):
     """PostgreSQL refused a batch; nothing of it was written."""
 
 
-def copy_text(rows: Sequence[ResponseRow]) -> str:
+def copy_text(rows: Sequence[ResponseRow], run_id: str | None = None) -> str:
     """The rows in COPY text format, one line each (one f-string a row: this runs 100,000s of
-    times in the benchmark). Integers are ints by construction; text is escaped."""
+    times in the benchmark). Integers are ints by construction; text is escaped; the run id
+    (a UUID, nothing to escape) ends every line."""
+    run = _NULL if run_id is None else run_id
     return "".join(
         f"{slot}\t{at.isoformat()}\t{channel.translate(_COPY_ESCAPES)}\t"
         f"{kind.translate(_COPY_ESCAPES)}\t{nps}\t{_NULL if csat is None else csat}\t"
-        f"{_NULL if comment is None else comment.translate(_COPY_ESCAPES)}\n"
+        f"{_NULL if comment is None else comment.translate(_COPY_ESCAPES)}\t{run}\n"
         for slot, at, channel, kind, nps, csat, comment in rows
     )
 
@@ -83,7 +97,6 @@ class ResponseLoader:
     def __init__(self, engine: Engine, run_id: uuid.UUID | None) -> None:
         self.run_id = str(run_id) if run_id else None
         self.connection = engine.raw_connection()
-        self._staging_ready = False
 
     def write(self, rows: Sequence[ResponseRow], *, dropped: int = 0, retries: int = 0) -> int:
         """Inserts the rows not already present; returns how many were new."""
@@ -91,19 +104,10 @@ class ResponseLoader:
             return 0
         try:
             with self.connection.cursor() as cur:
-                if not self._staging_ready:
-                    cur.execute(_STAGING_DDL)
-                data = copy_text(rows)
-                # One read of the whole buffer: psycopg2 otherwise reads 8 KB at a time, and
-                # each read must win the GIL back from the validating thread (up to 5 ms each).
-                cur.copy_expert(
-                    "COPY response_staging (generator_slot, responded_at, channel, customer_type,"
-                    " nps_score, csat_score, comment) FROM STDIN",
-                    io.StringIO(data),
-                    size=len(data) + 1,
-                )
-                cur.execute(_INSERT, {"run_id": self.run_id})
-                inserted = cur.rowcount
+                data = copy_text(rows, self.run_id)
+                inserted = self._copy_direct(cur, data, len(rows))
+                if inserted is None:
+                    inserted = self._copy_through_staging(cur, data)
                 if self.run_id:
                     cur.execute(
                         _COUNTERS,
@@ -128,8 +132,25 @@ class ResponseLoader:
                 f"{rows[0].generator_slot}..{rows[-1].generator_slot}); nothing of it was "
                 f"written: {(exc.pgerror or str(exc)).strip()}"
             ) from None
-        self._staging_ready = True
         return inserted
+
+    def _copy_direct(self, cur, data: str, count: int) -> int | None:
+        """COPY straight into the table; None (and nothing written) if a slot was taken."""
+        cur.execute("SAVEPOINT direct_copy")
+        try:
+            _copy(cur, _COPY_DIRECT, data)
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT direct_copy")
+            return None
+        cur.execute("RELEASE SAVEPOINT direct_copy")
+        return count
+
+    def _copy_through_staging(self, cur, data: str) -> int:
+        """The careful path: stage, then insert only the slots still free."""
+        cur.execute(_STAGING_DDL)  # IF NOT EXISTS: a no-op after the first time
+        _copy(cur, _COPY_STAGING, data)
+        cur.execute(_INSERT)
+        return cur.rowcount
 
     def _rollback(self) -> None:
         with contextlib.suppress(psycopg2.Error):  # the connection may be gone; close() cleans up
@@ -137,6 +158,12 @@ class ResponseLoader:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def _copy(cur, statement: str, data: str) -> None:
+    # One read of the whole buffer: psycopg2 otherwise reads 8 KB at a time, and each read must
+    # win the GIL back from the validating thread (up to 5 ms each).
+    cur.copy_expert(statement, io.StringIO(data), size=len(data) + 1)
 
 
 _STOP = object()

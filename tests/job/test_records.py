@@ -213,5 +213,7 @@ def test_only_clear_contradictions_count():
 def test_copy_text_escapes_what_would_break_a_row():
     rows = [ResponseRow(1, WHEN, "chat", "individual", 9, None, "a\tb\\c\nd")]
     assert copy_text(rows) == (
-        "1\t2025-05-05T12:00:00+00:00\tchat\tindividual\t9\t\\N\ta\\tb\\\\c\\nd\n"
+        "1\t2025-05-05T12:00:00+00:00\tchat\tindividual\t9\t\\N\ta\\tb\\\\c\\nd\t\\N\n"
     )
+    run = "0b6c7e2a-8f0e-4d7c-9a51-3f2f4c7d9e10"
+    assert copy_text(rows, run).endswith(f"\t{run}\n")
