@@ -230,10 +230,5 @@ def _partial(ctx: JobContext) -> dict:
     fields = {"retries": ctx.usage.retries, "ollama_calls": ctx.usage.calls}
     generation = ctx.outcome.generation if ctx.outcome else None
     if generation:
-        fields.update(
-            written=generation.written,
-            responses_total=generation.filled,
-            target=generation.target,
-            dropped=generation.dropped_total,
-        )
+        fields.update(steps.generation_counts(generation))
     return fields

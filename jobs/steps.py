@@ -244,6 +244,16 @@ def _data_steps(
         outcome.refresh = refresh_reporting(engine)
 
 
+def generation_counts(generation) -> dict:
+    """How far generation got: the part of every end-of-run line, finished or not."""
+    return {
+        "written": generation.written,
+        "responses_total": generation.filled,
+        "target": generation.target,
+        "dropped": generation.dropped_total,
+    }
+
+
 def summary_fields(ctx: JobContext, outcome: RunOutcome) -> dict:
     """The fields of the one summary line a run ends with."""
     s = ctx.settings
@@ -251,10 +261,7 @@ def summary_fields(ctx: JobContext, outcome: RunOutcome) -> dict:
     generation = outcome.generation
     if generation:
         fields.update(
-            written=generation.written,
-            responses_total=generation.filled,
-            target=generation.target,
-            dropped=generation.dropped_total,
+            **generation_counts(generation),
             dropped_reasons=dict(generation.dropped),
             tokens_per_record=(
                 round(outcome.generation_tokens / generation.written, 1)

@@ -82,6 +82,21 @@ def _find(conn, username: str):
     ).first()
 
 
+def _insert(conn, username: str, password: str, display_name: str, email: str | None) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO app.users (username, display_name, email, password_hash) "
+            "VALUES (:username, :display_name, :email, :hash)"
+        ),
+        {
+            "username": username,
+            "display_name": display_name,
+            "email": email,
+            "hash": hash_password(password),
+        },
+    )
+
+
 def ensure_admin(
     engine: Engine,
     *,
@@ -99,18 +114,7 @@ def ensure_admin(
     with engine.begin() as conn:
         row = _find(conn, username)
         if row is None:
-            conn.execute(
-                text(
-                    "INSERT INTO app.users (username, display_name, email, password_hash) "
-                    "VALUES (:username, :display_name, :email, :hash)"
-                ),
-                {
-                    "username": username,
-                    "display_name": display_name,
-                    "email": email,
-                    "hash": hash_password(password),
-                },
-            )
+            _insert(conn, username, password, display_name, email)
             outcome = "created"
         elif (
             row.is_active
@@ -160,18 +164,7 @@ def add_user(
             raise exists
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO app.users (username, display_name, email, password_hash) "
-                    "VALUES (:username, :display_name, :email, :hash)"
-                ),
-                {
-                    "username": username,
-                    "display_name": display_name,
-                    "email": email,
-                    "hash": hash_password(password),
-                },
-            )
+            _insert(conn, username, password, display_name, email)
     except IntegrityError:  # added by someone else since the check above
         raise exists from None
     log.info("user_added", username=username)
