@@ -163,13 +163,31 @@ def test_ci_tests_run_the_readme_command_against_a_postgres_service() -> None:
     assert any("/usr/bin/chromium" in script for script in runs)
 
 
+def shell_block_lines(markdown: str) -> list[str]:
+    """Lines inside fenced shell blocks (```bash, ```sh, ```shell, ```console, or no language),
+    tracking each fence so that other blocks (```text, ```mermaid) are skipped whole."""
+    lines, language = [], None
+    for line in markdown.splitlines():
+        fence = re.match(r"^\s*```(\w*)", line)
+        if fence:
+            language = None if language is not None else fence.group(1) or "plain"
+            continue
+        if language in ("bash", "sh", "shell", "console", "plain"):
+            lines.append(line)
+    return lines
+
+
+def test_shell_block_lines_skip_other_languages() -> None:
+    markdown = "```bash\ndocker compose up\n```\ntext\n```text\nuv run pytest -k x\n```\n"
+    markdown += "```\nuv run pytest\n```\n"
+    assert shell_block_lines(markdown) == ["docker compose up", "uv run pytest"]
+
+
 def test_ci_runs_the_test_command_that_the_readme_and_ci_script_give() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```(?:bash|sh|shell|console)?\n(.*?)```", readme, re.S)
     commands = {
         line.strip().removeprefix("$ ")
-        for block in blocks
-        for line in block.splitlines()
+        for line in shell_block_lines(readme)
         if line.strip().removeprefix("$ ").startswith(("uv run pytest", "docker compose up"))
     }
     assert "uv run pytest" in commands, "the README shows no `uv run pytest`"
