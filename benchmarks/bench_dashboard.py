@@ -44,6 +44,7 @@ from jobs.migrate import run_migrate
 from npscsat import reporting
 from npscsat.db import create_db_engine
 from npscsat.reporting import ReportFilter
+from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.pg import admin_server, drop_role, throwaway_database
 
 DAYS = 365
@@ -54,16 +55,6 @@ REPO = Path(__file__).resolve().parents[1]
 APP_PATH = REPO / "dashboard" / "app.py"
 RESULTS = REPO / "benchmarks" / "results" / "dashboard.json"
 USERNAME, PASSWORD = "bench", "bench-password-not-secret"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass(frozen=True)
@@ -331,7 +322,7 @@ def measure_browser(bench: BenchDatabase, repeat: int = 5) -> dict[str, float]:
             streamlit_server(APP_PATH, env) as app_url,
             sync_playwright() as playwright,
         ):
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
             fresh.set_default_timeout(60_000)
             signed_in = browser.new_context(viewport={"width": 1400, "height": 1000})

@@ -29,6 +29,8 @@ from sqlalchemy import text
 from tests.conftest import reset_data
 from tests.dashboard.conftest import (
     APP_PATH,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     PASSWORD,
     Response,
     insert_responses,
@@ -38,16 +40,6 @@ from tests.dashboard.conftest import (
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPO = Path(APP_PATH).parents[1]
 # Outside git by default, so a test run leaves the working tree clean.
 SCREENSHOTS = REPO / os.environ.get("NPSCSAT_SCREENSHOT_DIR", "test-results/screenshots")
