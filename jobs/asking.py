@@ -47,12 +47,13 @@ class ParallelAsker(Generic[Item, Result]):
     def run(
         self,
         items: Iterable[Item],
-        ask: Callable[[list[Item], int], Result],
+        ask: Callable[[list[Item], list[int]], Result],
         accept: Callable[[list[Item], Result], list[Item]],
         on_tick: Callable[[], None] = lambda: None,
     ) -> AskReport[Item]:
-        """`ask(batch, ask_number)` runs on a worker thread; `accept(batch, result)` runs on this
-        thread and returns the items to ask again. `on_tick` runs after each completed call and
+        """`ask(batch, asks)` runs on a worker thread, `asks` telling how often each item has been
+        asked (1 the first time); `accept(batch, result)` runs on this thread and returns the
+        items to ask again. `on_tick` runs after each completed call and
         at every poll (for progress logs)."""
         fresh = iter(items)
         again: deque[Item] = deque()  # asked before: these go first, mixed with fresh ones
@@ -82,10 +83,10 @@ class ParallelAsker(Generic[Item, Result]):
                         if not batch:
                             break
                         asks.update(batch)
-                        number = max(asks[item] for item in batch)
+                        counts = [asks[item] for item in batch]
                         # Each call gets a copy of the context, so log lines keep the run id.
                         context = contextvars.copy_context()
-                        inflight[pool.submit(context.run, ask, batch, number)] = batch
+                        inflight[pool.submit(context.run, ask, batch, counts)] = batch
                     if not inflight:
                         break
                     done, _ = wait(inflight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED)

@@ -14,13 +14,14 @@ from sqlalchemy import Engine
 
 from jobs import prompts, sentiment, store
 from jobs.asking import ParallelAsker
+from jobs.errors import AnswerUnusable
 from jobs.llm import ChatModel
 from jobs.progress import ProgressMeter
 from jobs.sentiment import LabelCheck
 
 log = structlog.get_logger("jobs.classify")
-TOKENS_PER_LABEL = 20
-TOKENS_PER_ANSWER = 20
+TOKENS_PER_LABEL = 6  # `"negative", ` is 3-4 tokens; the rest is room for white space
+TOKENS_PER_ANSWER = 12
 
 Comment = tuple[int, str]  # (response id, text)
 
@@ -57,18 +58,21 @@ class Classifier:
         self.options = options
         self.halt = halt
 
-    def ask(self, comments: list[Comment], ask_number: int) -> LabelCheck:
-        seed = zlib.crc32(f"{self.options.seed}:label:{comments[0][0]}:{ask_number}".encode())
-        answer = self.chat.complete_json(
-            prompts.classification_messages([text for _, text in comments]),
-            sentiment.labels_schema(len(comments)),
-            accept=sentiment.label_items,
-            seed=seed,
-            temperature=0.0,  # labelling is not creative: the most likely label
-            max_tokens=TOKENS_PER_ANSWER + TOKENS_PER_LABEL * len(comments),
-            purpose="classify",
-        )
-        return sentiment.check_labels(answer.items, len(comments))
+    def ask(self, comments: list[Comment], asks: list[int]) -> LabelCheck:
+        seed = zlib.crc32(f"{self.options.seed}:label:{comments[0][0]}:{max(asks)}".encode())
+        try:
+            answer = self.chat.complete_json(
+                prompts.classification_messages([text for _, text in comments]),
+                sentiment.labels_schema(len(comments)),
+                accept=lambda content: sentiment.read_labels(content, len(comments)),
+                seed=seed,
+                temperature=0.0,  # labelling is not creative: the most likely label
+                max_tokens=TOKENS_PER_ANSWER + TOKENS_PER_LABEL * len(comments),
+                purpose="classify",
+            )
+        except AnswerUnusable:
+            return LabelCheck(dropped=Counter(unusable_answer=len(comments)))
+        return answer.result
 
     def run(self) -> ClassifyReport:
         started = time.monotonic()

@@ -20,6 +20,7 @@ POSITIVE_WORDS = frozenset(
     great happy helpful impressed impressive love loved lovely outstanding perfect perfectly
     pleasant pleased recommend recommended satisfied smooth superb thank thanks thankful
     wonderful good quick quickly fast efficient easy
+    solved resolved fixed helped understood understand sorted grateful appreciated
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 NEGATIVE_WORDS = frozenset(
@@ -60,10 +61,12 @@ class Polarity:
         return self.negative > 0 and self.positive == 0
 
 
-def polarity(comment: str) -> Polarity:
+def polarity(comment: str, words: list[str] | None = None) -> Polarity:
     """Counts strong positive and negative words; a negation up to NEGATION_REACH words before
-    a word flips its polarity ("not helpful" is negative, "not bad" positive)."""
-    words = _WORD.findall(comment.lower().replace("\u2019", "'"))
+    a word flips its polarity ("not helpful" is negative, "not bad" positive). `words`: the
+    comment's lower-case words, when the caller has them already."""
+    if words is None:
+        words = _WORD.findall(comment.lower().replace("\u2019", "'"))
     # Most words are neither: keep only the ones that matter, with their position.
     hits = [(index, _LEXICON[word]) for index, word in enumerate(words) if word in _LEXICON]
     positive = negative = 0
@@ -81,11 +84,11 @@ def polarity(comment: str) -> Polarity:
     return Polarity(positive, negative)
 
 
-def contradicts(category: NpsCategory, comment: str) -> bool:
+def contradicts(category: NpsCategory, comment: str, words: list[str] | None = None) -> bool:
     """True when the comment clearly says the opposite of what the score says."""
     if category == "passive":
         return False
-    found = polarity(comment)
+    found = polarity(comment, words)
     if category == "detractor":
         return found.clearly_positive
     return found.clearly_negative

@@ -1,9 +1,13 @@
 """The generate step: fill generator slots 1..target with checked responses.
 
 Plan from the database (the slots still empty), draw each slot's case from the scenario, ask the
-model for the CSAT score and comment of a batch of cases under a strict per-batch JSON Schema,
+model for the scores and comments of a batch of cases under a strict per-batch JSON Schema,
 check every record, write the good ones in bulk and ask again for the rest. Re-runs top up and
 never exceed the target; a killed run resumes exactly, because the plan is read from the table.
+
+Asking again is not asking the same way: a small model that repeated itself or wrote something
+unusable gets the case with another topic and writing style, another seed and a higher
+temperature (GenerationOptions.vary_reasks; the benchmark measures the difference).
 """
 
 from __future__ import annotations
@@ -13,25 +17,25 @@ import time
 import uuid
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import structlog
 from sqlalchemy import Engine
 
-from jobs import prompts, records, store
+from jobs import comments, prompts, records, store
 from jobs.asking import ParallelAsker
-from jobs.errors import GenerationStalled
+from jobs.errors import AnswerUnusable, GenerationStalled
 from jobs.llm import ChatModel, Usage
 from jobs.load import BackgroundWriter, ResponseLoader
 from jobs.progress import ProgressMeter
 from jobs.records import BatchCheck
-from jobs.scenario import Scenario
+from jobs.scenario import Case, Scenario
 
 log = structlog.get_logger("jobs.generate")
-# Output budget per record (JSON keys + a comment of up to 400 characters) plus the wrapper:
-# a model that ignores the grammar's end cannot run away with the call.
-TOKENS_PER_RECORD = 160
-TOKENS_PER_ANSWER = 60
+REASK_TEMPERATURE_STEP = 0.15  # per extra ask of a batch's most-asked case ...
+REASK_TEMPERATURE_MAX = 1.2  # ... up to this
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,28 @@ class GenerationOptions:
     max_asks: int = 8
     seed: int = 2024
     temperature: float = 0.8
+    vary_reasks: bool = True
 
 
 @dataclass
 class GenerationReport:
     target: int
     filled_at_start: int
-    written: int = 0
+    written: int = 0  # rows loaded into the table by this run
     dropped: Counter[str] = field(default_factory=Counter)
+    model_records: int = 0  # records the model wrote (kept or dropped)
+    kept: int = 0
+    unusable_calls: int = 0  # calls whose answers stayed unusable; their cases were asked again
     batches: int = 0
     duration_s: float = 0.0
     halted: bool = False
+    # Outcomes of first asks and of re-asks, to see what asking differently does.
+    first_asks: Counter[str] = field(default_factory=Counter)
+    re_asks: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def kept_share(self) -> float | None:
+        return self.kept / self.model_records if self.model_records else None
 
     @property
     def filled(self) -> int:
@@ -61,6 +76,11 @@ class GenerationReport:
     @property
     def dropped_total(self) -> int:
         return sum(self.dropped.values())
+
+
+class Asked(NamedTuple):
+    check: BatchCheck
+    asks: list[int]  # how often each case of the batch had been asked, this time included
 
 
 class Generator:
@@ -75,6 +95,7 @@ class Generator:
         usage: Usage,
         halt: threading.Event,
         run_id: uuid.UUID | None = None,
+        on_progress: Callable[[dict], None] | None = None,
     ) -> None:
         self.engine = engine
         self.chat = chat
@@ -84,29 +105,44 @@ class Generator:
         self.usage = usage
         self.halt = halt
         self.run_id = run_id
-        self.record_model = records.build_record_model(
-            list(vocabulary.channels), list(vocabulary.customer_types)
-        )
+        self.on_progress = on_progress or (lambda _snapshot: None)  # for app.job_run
+        self.run_comments = comments.RunRepeats()
         self._lock = threading.Lock()
         self.report: GenerationReport | None = None  # live while run() works, also on failure
 
-    def ask(self, slots: list[int], ask_number: int) -> BatchCheck:
-        """One model call for a batch of slots (runs on a worker thread)."""
+    def cases_for(self, slots: list[int], asks: list[int]) -> list[Case]:
+        """The cases of a batch; a case asked before comes with another topic and style."""
         cases = [self.scenario.case(slot) for slot in slots]
-        messages = prompts.generation_messages(
-            cases, self.vocabulary.channels, self.vocabulary.customer_types
+        if not self.options.vary_reasks:
+            return cases
+        return [self.scenario.retold(case, count) for case, count in zip(cases, asks, strict=True)]
+
+    def temperature_for(self, asks: list[int]) -> float:
+        extra = max(asks) - 1 if self.options.vary_reasks else 0
+        return min(
+            self.options.temperature + REASK_TEMPERATURE_STEP * extra,
+            max(REASK_TEMPERATURE_MAX, self.options.temperature),
         )
-        seed = zlib.crc32(f"{self.options.seed}:{slots[0]}:{len(slots)}:{ask_number}".encode())
-        answer = self.chat.complete_json(
-            messages,
-            records.batch_schema(cases, self.record_model),
-            accept=records.answer_items,
-            seed=seed,
-            temperature=self.options.temperature,
-            max_tokens=TOKENS_PER_ANSWER + TOKENS_PER_RECORD * len(cases),
-            purpose="generate",
-        )
-        return records.check_answer(answer.items, cases, self.record_model)
+
+    def ask(self, slots: list[int], asks: list[int]) -> Asked:
+        """One model call for a batch of slots (runs on a worker thread)."""
+        cases = self.cases_for(slots, asks)
+        seed = zlib.crc32(f"{self.options.seed}:{slots[0]}:{len(slots)}:{max(asks)}".encode())
+        try:
+            answer = self.chat.complete_json(
+                prompts.generation_messages(
+                    cases, self.vocabulary.channels, self.vocabulary.customer_types
+                ),
+                records.batch_schema(cases),
+                accept=lambda content: records.read_answer(content, cases, self.run_comments),
+                seed=seed,
+                temperature=self.temperature_for(asks),
+                max_tokens=records.token_budget(cases),
+                purpose="generate",
+            )
+        except AnswerUnusable:
+            return Asked(BatchCheck.unusable(cases), asks)
+        return Asked(answer.result, asks)
 
     def run(self) -> GenerationReport:
         options = self.options
@@ -139,16 +175,24 @@ class Generator:
             with self._lock:
                 report.written += inserted
 
-        def accept(slots: list[int], check: BatchCheck) -> list[int]:
+        def accept(slots: list[int], asked: Asked) -> list[int]:
+            check = asked.check
             writer.submit(check.rows)
-            if check.dropped:
-                with self._lock:
-                    report.dropped.update(check.dropped)
+            dropped = check.dropped
+            with self._lock:
+                report.dropped.update(dropped)
+                report.model_records += check.written
+                report.kept += len(check.rows)
+                report.unusable_calls += records.UNUSABLE in check.outcomes
+                for outcome, count in zip(check.outcomes, asked.asks, strict=True):
+                    (report.first_asks if count == 1 else report.re_asks)[outcome] += 1
+            if dropped or not check.complete:
                 log.info(
                     "records_dropped",
                     batch=len(slots),
                     kept=len(check.rows),
-                    reasons=dict(check.dropped),
+                    reasons=dict(dropped),
+                    answer_complete=check.complete,
                 )
             return [case.slot for case in check.missing]
 
@@ -157,9 +201,11 @@ class Generator:
             with self._lock:
                 done = report.filled
             if meter.due(done):
-                log.info("generation_progress", **meter.snapshot(done))
+                snapshot = meter.snapshot(done)
+                log.info("generation_progress", **snapshot)
+                self.on_progress(snapshot)
 
-        asker: ParallelAsker[int, BatchCheck] = ParallelAsker(
+        asker: ParallelAsker[int, Asked] = ParallelAsker(
             batch_size=options.batch_size,
             concurrency=options.concurrency,
             max_asks=options.max_asks,

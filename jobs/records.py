@@ -1,51 +1,62 @@
-"""The generation answer: its JSON Schema, and the checks every generated record must pass.
+"""The generation answer: its JSON Schema, how an answer is read, and the checks every generated
+record must pass.
 
-One Pydantic model defines a generated record (channel and customer-type enums read from the
-database, score ranges, comment length). Its JSON Schema is sent to Ollama as `format`, narrowed
-per batch: an array of exactly one item per case (`prefixItems`, `minItems` = `maxItems`), each
-item's case number, channel, customer type and NPS fixed to what the job drew, and its CSAT range
-to the band that agrees with that NPS. Grammar-constrained decoding then keeps even a small model
-on the rails; when a model or server ignores the schema anyway, the same Pydantic model and the
-checks below drop the record and say why.
+The model writes only what the job cannot know. Everything the scenario fixed (channel, customer
+type, time, topic, NPS category, whether there is a comment) stays in the prompt and is never
+echoed back: one answer is an array with one small object per case, in case order, holding the
+two scores and, for a respondent who writes one, the comment:
+
+    {"answers": [{"nps": 9, "csat": 5, "comment": "Solved on the first call, thanks."},
+                 {"nps": 7, "csat": 4}, ...]}
+
+(Measured against SmolLM2-135M: bare positional arrays, `[9, 5, "..."]`, cost a few tokens less
+but the model lost track of what to write and put JSON fragments inside the comments; the keys
+tell it.) The JSON Schema sent as `format` pins each record: the NPS score is an enum of the
+case's category band, the CSAT score an enum of the band that agrees with it, the comment a
+string with length bounds. It uses only keywords every schema-to-grammar converter is known to
+honour (type, enum, properties, required, prefixItems, minItems/maxItems, minLength/maxLength);
+servers still have gaps (array item counts are not enforced everywhere, ollama/ollama#8063),
+so the Pydantic model and the checks below have the last word.
+
+An answer that breaks off (the token cap, a dropped connection) or goes wrong half-way (a raw
+control character inside a comment, a missing comma) still gives its complete records: it is
+read up to the break, and only the cases after it are asked again.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+import pydantic_core
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from jobs.coherence import contradicts
+from jobs import comments
 from jobs.errors import InvalidAnswer
-from jobs.scenario import Case, csat_band
+from jobs.scenario import Case
 
 COMMENT_MIN_CHARS = 15
-COMMENT_MAX_CHARS = 400
-ANSWER_KEY = "responses"
-_SPACES = re.compile(r"\s+")
-
-
-def normalise_comment(text: str) -> str:
-    """One line of plain text: control characters removed, runs of white space collapsed."""
-    if text.isprintable():  # the common case, checked in C: only spaces to tidy
-        return " ".join(text.split())
-    printable = "".join(
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
-    )
-    return _SPACES.sub(" ", printable).strip()
+COMMENT_MAX_CHARS = 240  # one or two sentences; longer is a runaway, not a survey comment
+ANSWER_KEY = "answers"
+# Keys of a record in the answer -> fields of GeneratedAnswer.
+KEYS = {"nps": "nps_score", "csat": "csat_score", "comment": "comment"}
+# Output budget of one call (num_predict): a record's brackets, scores and commas, plus a
+# comment at its longest (about 3 characters a token), plus the wrapper object. A model that
+# ignores the grammar's end, or pads with white space, stops here instead of running on.
+TOKENS_PER_RECORD = 16
+TOKENS_PER_COMMENT = COMMENT_MAX_CHARS // 3
+TOKENS_PER_ANSWER = 12
+# Raw control characters are not allowed inside JSON strings, and small models write newlines
+# and tabs into comments. Outside strings they are white space, so a space is right everywhere.
+_CONTROL_TO_SPACE = dict.fromkeys([*range(0x20), 0x7F], " ")
 
 
 def _clean_comment(text: str) -> str:
-    text = normalise_comment(text)
+    text = comments.normalise(text)
     if len(text) < COMMENT_MIN_CHARS:
         raise ValueError(f"comment is shorter than {COMMENT_MIN_CHARS} characters")
     if len(text) > COMMENT_MAX_CHARS:
@@ -53,79 +64,59 @@ def _clean_comment(text: str) -> str:
     return text
 
 
-Comment = Annotated[
-    str,
-    Field(min_length=COMMENT_MIN_CHARS, max_length=COMMENT_MAX_CHARS),
-    AfterValidator(_clean_comment),
-]
+Comment = Annotated[str, AfterValidator(_clean_comment)]
 
 
-class _GeneratedRecordBase(BaseModel):
-    # Strict: "7" is not 7 and true is not 1; a model that ignores the schema is caught here.
-    model_config = ConfigDict(strict=True, extra="ignore")
+class GeneratedAnswer(BaseModel):
+    """One record as the model wrote it. Strict: "7" is not 7 and true is not 1."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    nps_score: int = Field(ge=0, le=10)
+    csat_score: int = Field(ge=1, le=5)
+    comment: Comment | None = None
 
 
-def build_record_model(channels: Sequence[str], customer_types: Sequence[str]) -> type[BaseModel]:
-    """The Pydantic model of one generated record, with enums from the database's codes."""
-    if not channels or not customer_types:
-        raise ValueError("need at least one channel and one customer type")
-    return create_model(
-        "GeneratedRecord",
-        __base__=_GeneratedRecordBase,
-        case=(int, Field(ge=1)),
-        channel=(Literal[tuple(channels)], ...),
-        customer_type=(Literal[tuple(customer_types)], ...),
-        nps_score=(int, Field(ge=0, le=10)),
-        csat_score=(int, Field(ge=1, le=5)),
-        comment=(Comment, ...),
-    )
+def token_budget(cases: Sequence[Case]) -> int:
+    """num_predict for one call of these cases."""
+    with_comment = sum(case.wants_comment for case in cases)
+    return TOKENS_PER_ANSWER + TOKENS_PER_RECORD * len(cases) + TOKENS_PER_COMMENT * with_comment
 
 
-def _without_titles(schema: dict) -> dict:
-    return {key: value for key, value in schema.items() if key != "title"}
-
-
-@functools.cache
-def _record_properties(record_model: type[BaseModel]) -> tuple[dict, list[str]]:
-    """The record model's JSON Schema properties, computed once per model (it is not cheap)."""
-    base = record_model.model_json_schema()
-    properties = {name: _without_titles(prop) for name, prop in base["properties"].items()}
-    return properties, list(properties)
-
-
-def batch_schema(cases: Sequence[Case], record_model: type[BaseModel]) -> dict:
-    """The `format` for one call: exactly len(cases) items, item i pinned to case i."""
-    properties, required = _record_properties(record_model)
-    items = []
-    for number, case in enumerate(cases, start=1):
-        low, high = csat_band(case.nps_score)
-        # Shallow copies: the unpinned properties (the comment's) are shared, never modified.
-        pinned = {
-            **properties,
-            "case": {"type": "integer", "const": number},
-            "channel": {"type": "string", "const": case.channel},
-            "customer_type": {"type": "string", "const": case.customer_type},
-            "nps_score": {"type": "integer", "const": case.nps_score},
-            "csat_score": {"type": "integer", "minimum": low, "maximum": high},
+def _item_schema(case: Case) -> dict:
+    nps_low, nps_high = case.nps_band
+    csat_low, csat_high = case.csat_band
+    properties: dict[str, dict] = {
+        "nps": {"type": "integer", "enum": list(range(nps_low, nps_high + 1))},
+        "csat": {"type": "integer", "enum": list(range(csat_low, csat_high + 1))},
+    }
+    if case.wants_comment:
+        properties["comment"] = {
+            "type": "string",
+            "minLength": COMMENT_MIN_CHARS,
+            "maxLength": COMMENT_MAX_CHARS,
         }
-        items.append(
-            {
-                "type": "object",
-                "properties": pinned,
-                "required": required,
-                "additionalProperties": False,
-            }
-        )
-    # No "items" keyword: llama.cpp's schema-to-grammar prefers "items" over "prefixItems", so
-    # adding it would loosen the tuple. minItems / maxItems state the exact count to everyone.
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def batch_schema(cases: Sequence[Case]) -> dict:
+    """The `format` for one call: exactly len(cases) records, record i shaped for case i."""
+    # No "items" keyword: llama.cpp's converter prefers "items" over "prefixItems", so adding it
+    # would loosen the per-case shapes. minItems / maxItems state the exact count to the
+    # converters that read them; the checks catch the ones that do not.
     return {
         "type": "object",
         "properties": {
             ANSWER_KEY: {
                 "type": "array",
-                "prefixItems": items,
-                "minItems": len(items),
-                "maxItems": len(items),
+                "prefixItems": [_item_schema(case) for case in cases],
+                "minItems": len(cases),
+                "maxItems": len(cases),
             }
         },
         "required": [ANSWER_KEY],
@@ -133,13 +124,29 @@ def batch_schema(cases: Sequence[Case], record_model: type[BaseModel]) -> dict:
     }
 
 
-def answer_items(data: Any) -> list:
-    """The list of records in an answer, or InvalidAnswer when the shape is wrong altogether."""
-    if isinstance(data, dict) and isinstance(data.get(ANSWER_KEY), list):
-        return data[ANSWER_KEY]
+@dataclass(frozen=True)
+class ParsedAnswer:
+    items: list
+    complete: bool  # False: the answer broke off or went wrong; `items` are those before it
+
+
+def parse_answer(content: str, key: str = ANSWER_KEY) -> ParsedAnswer:
+    """The array under `key` (or a bare array), read up to the first break. InvalidAnswer when
+    nothing of that shape can be read at all."""
+    text = content.translate(_CONTROL_TO_SPACE)
+    try:
+        data, complete = json.loads(text), True
+    except json.JSONDecodeError as exc:
+        # Everything before the error is well-formed JSON cut short: read what it holds.
+        try:
+            data, complete = pydantic_core.from_json(text[: exc.pos], allow_partial=True), False
+        except ValueError:
+            raise InvalidAnswer(f"not JSON: {content[:80]!r}") from None
+    if isinstance(data, dict) and isinstance(data.get(key), list):
+        return ParsedAnswer(data[key], complete)
     if isinstance(data, list):  # a model that dropped the wrapper object: still usable
-        return data
-    raise InvalidAnswer(f"expected an object with a '{ANSWER_KEY}' array")
+        return ParsedAnswer(data, complete)
+    raise InvalidAnswer(f"expected an object with a '{key}' array: {content[:80]!r}")
 
 
 class ResponseRow(NamedTuple):
@@ -151,14 +158,39 @@ class ResponseRow(NamedTuple):
     customer_type: str
     nps_score: int
     csat_score: int | None
-    comment: str
+    comment: str | None
+
+
+KEPT = "kept"
+NOT_WRITTEN = "missing_from_answer"  # the answer ended (or broke off) before this record
+UNUSABLE = "unusable_answer"  # the call gave no usable answer at all
+_NOT_RECORDS = (KEPT, NOT_WRITTEN, UNUSABLE)
 
 
 @dataclass
 class BatchCheck:
     rows: list[ResponseRow] = field(default_factory=list)
     missing: list[Case] = field(default_factory=list)  # to ask again
-    dropped: Counter[str] = field(default_factory=Counter)  # reason -> records
+    outcomes: list[str] = field(default_factory=list)  # per case, in order: KEPT or a reason
+    extra: int = 0  # records beyond the cases asked for
+    complete: bool = True
+
+    @classmethod
+    def unusable(cls, cases: Sequence[Case]) -> BatchCheck:
+        return cls(missing=list(cases), outcomes=[UNUSABLE] * len(cases), complete=False)
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """Reason -> records the model wrote that were not kept."""
+        found = Counter(o for o in self.outcomes if o not in _NOT_RECORDS)
+        if self.extra:
+            found["extra_record"] = self.extra
+        return found
+
+    @property
+    def written(self) -> int:
+        """Records the model wrote, kept or not (the denominator of the kept share)."""
+        return sum(o not in (NOT_WRITTEN, UNUSABLE) for o in self.outcomes) + self.extra
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -166,61 +198,87 @@ def _validation_reason(exc: ValidationError) -> str:
     return f"invalid_{first['loc'][0]}" if first["loc"] else "invalid_record"
 
 
-def _check_record(item: Any, case: Case, record_model: type[BaseModel]) -> str | ResponseRow:
-    """A row for the case, or the reason the record is dropped."""
+class _Checked(NamedTuple):
+    record: GeneratedAnswer
+    words: list[str]  # of the comment, for the comparisons with the answer's other comments
+
+
+def _check_record(item: Any, case: Case) -> str | _Checked:
+    """The record for the case, or the reason it is dropped."""
+    if not isinstance(item, dict):
+        return "wrong_shape"
+    if "nps" not in item or "csat" not in item or (case.wants_comment and "comment" not in item):
+        return "incomplete_record"
+    if not item.keys() <= KEYS.keys():
+        return "wrong_shape"
+    # A converter that ignored the schema may let the model add a comment nobody wrote: the
+    # scenario decides who comments, so such a text is not even read.
+    fields = {KEYS[key]: value for key, value in item.items() if key != "comment"}
+    if case.wants_comment:
+        fields["comment"] = item["comment"]
     try:
-        record = record_model.model_validate(item)
+        record = GeneratedAnswer.model_validate(fields)
     except ValidationError as exc:
         return _validation_reason(exc)
-    for name in ("channel", "customer_type", "nps_score"):
-        if getattr(record, name) != getattr(case, name):
-            return f"wrong_{name}"
-    low, high = csat_band(case.nps_score)
-    if not low <= record.csat_score <= high:
-        return "csat_contradicts_nps"
-    if contradicts(case.category, record.comment):
-        return "comment_contradicts_nps"
-    return ResponseRow(
-        generator_slot=case.slot,
-        responded_at=case.responded_at,
-        channel=case.channel,
-        customer_type=case.customer_type,
-        nps_score=case.nps_score,
-        csat_score=None if case.csat_skipped else record.csat_score,
-        comment=record.comment,
-    )
+    nps_low, nps_high = case.nps_band
+    if not nps_low <= record.nps_score <= nps_high:
+        return "nps_outside_band"
+    csat_low, csat_high = case.csat_band
+    if not csat_low <= record.csat_score <= csat_high:
+        return "csat_outside_band"
+    if record.comment is None:
+        return _Checked(record, [])
+    comment_words = comments.words(record.comment)
+    if problem := comments.problem(record.comment, case.category, case.topic, comment_words):
+        return problem
+    return _Checked(record, comment_words)
 
 
-def check_answer(items: list, cases: Sequence[Case], record_model: type[BaseModel]) -> BatchCheck:
-    """Keeps the records that pass every check; the other cases are returned to ask again."""
-    result = BatchCheck()
-    accepted: dict[int, ResponseRow] = {}
-    seen_cases: set[int] = set()
-    seen_comments: set[str] = set()
-    for item in items:
-        number = item.get("case") if isinstance(item, dict) else None
-        if type(number) is not int or not 1 <= number <= len(cases):
-            result.dropped["unknown_case"] += 1
-            continue
-        if number in seen_cases:
-            result.dropped["duplicate_case"] += 1
-            continue
-        seen_cases.add(number)
-        outcome = _check_record(item, cases[number - 1], record_model)
+def check_answer(
+    answer: ParsedAnswer, cases: Sequence[Case], run_comments: comments.RunRepeats | None = None
+) -> BatchCheck:
+    """Keeps the records that pass every check; the other cases are returned to ask again.
+    Records are matched to cases by position (nothing in them names the case). `run_comments`
+    holds the run's long comments kept so far, to refuse repeats across answers too."""
+    result = BatchCheck(extra=max(len(answer.items) - len(cases), 0), complete=answer.complete)
+    batch_comments = comments.NearDuplicates()
+    for index, case in enumerate(cases):
+        outcome = (
+            _check_record(answer.items[index], case) if index < len(answer.items) else NOT_WRITTEN
+        )
+        if isinstance(outcome, _Checked) and outcome.words:
+            comment = outcome.record.comment
+            # Small models repeat themselves; a real survey does not, not even nearly.
+            if not batch_comments.add(comment, outcome.words):
+                outcome = "near_duplicate_comment"
+            elif run_comments is not None and not run_comments.add(comment, outcome.words):
+                outcome = "repeated_comment"
         if isinstance(outcome, str):
-            result.dropped[outcome] += 1
-            continue
-        key = outcome.comment.casefold()
-        if key in seen_comments:  # small models repeat themselves; a real survey does not
-            result.dropped["duplicate_comment"] += 1
-            continue
-        seen_comments.add(key)
-        accepted[number] = outcome
-    for number, case in enumerate(cases, start=1):
-        if number in accepted:
-            result.rows.append(accepted[number])
-        else:
-            if number not in seen_cases:
-                result.dropped["missing_from_answer"] += 1
+            result.outcomes.append(outcome)
             result.missing.append(case)
+            continue
+        record = outcome.record
+        result.outcomes.append(KEPT)
+        result.rows.append(
+            ResponseRow(
+                generator_slot=case.slot,
+                responded_at=case.responded_at,
+                channel=case.channel,
+                customer_type=case.customer_type,
+                nps_score=record.nps_score,
+                csat_score=None if case.csat_skipped else record.csat_score,
+                comment=record.comment,
+            )
+        )
     return result
+
+
+def read_answer(
+    content: str, cases: Sequence[Case], run_comments: comments.RunRepeats | None = None
+) -> BatchCheck:
+    """Parses and checks one answer; InvalidAnswer (worth asking again at once) when it holds
+    no record at all."""
+    answer = parse_answer(content)
+    if not any(answer.items):  # nothing, or only the empty start of a first record
+        raise InvalidAnswer(f"no record in the answer: {content[:80]!r}")
+    return check_answer(answer, cases, run_comments)

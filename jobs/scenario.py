@@ -1,14 +1,21 @@
 """The simulated world the survey answers come from: when people answer, on which channel, what
 kind of customer they are, how satisfied they are, and what their comment is about.
 
-The job, not the model, draws all of this, so the charts show patterns worth looking at:
+The job, not the model, draws the situation of every answer, so the charts show patterns worth
+looking at:
 - weekday and hour rhythms (quiet weekends; chat and WhatsApp stay busy in the evening),
 - a channel and customer-type mix with different satisfaction levels,
 - a slow improvement on e-mail over the window (a new ticket triage),
 - a bad fortnight on live chat (an outage: more contacts, mostly detractors).
 
-Every case is a pure function of (seed, slot), so a resumed run draws exactly the cases the
-killed run would have drawn for the slots still missing.
+The scenario picks each case's NPS *category* (promoter, passive, detractor), which drives the
+mix, the trends and the bad fortnight, plus a mood word that says how strongly the person
+feels, and whether they write a comment at all. The model then chooses the exact NPS score inside
+the category's band, a CSAT score inside the band that agrees with it, and the comment.
+
+Every case is a pure function of (seed, window, slot), so a resumed run draws exactly the cases
+the killed run would have drawn for the slots still missing (the job pins the window on its
+first run for this reason).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import bisect
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,8 +34,15 @@ WEEKDAY_VOLUME = (1.15, 1.10, 1.05, 1.00, 0.90, 0.45, 0.35)  # Monday .. Sunday
 # Answers per hour of the day: office hours with a lunch dip; "evening" channels keep going.
 OFFICE_HOURS = (0, 0, 0, 0, 0, 0, 1, 3, 7, 10, 10, 9, 6, 8, 9, 9, 8, 6, 3, 2, 1, 1, 0, 0)
 EVENING_HOURS = (1, 0, 0, 0, 0, 0, 1, 2, 5, 7, 8, 8, 7, 7, 8, 8, 8, 8, 8, 8, 7, 6, 4, 2)
-NPS_SPREAD = 2.3  # standard deviation of a respondent's score around the channel's mean
+NPS_SPREAD = 2.3  # standard deviation of a respondent's latent score around the channel's mean
 CSAT_SKIP_SHARE = 0.07  # respondents who leave the CSAT question blank
+# Who writes a comment, by category: detractors have the most to say, passives the least
+# (survey tools report roughly 40-60 % of respondents commenting overall).
+DEFAULT_COMMENT_SHARES: dict[NpsCategory, float] = {
+    "detractor": 0.70,
+    "passive": 0.35,
+    "promoter": 0.50,
+}
 VOLUME_GROWTH = 0.25  # the last day of the window gets 25 % more answers than the first
 
 
@@ -123,38 +137,67 @@ CHANNEL_TOPICS: dict[tuple[str, NpsCategory], tuple[str, ...]] = {
 }
 
 
-# CSAT answers that agree with an NPS score (inclusive). Bands overlap, as real answers do: a
-# detractor may still rate the agent's help 3 of 5, a passive may give 5.
+# The NPS scores of a category, and the CSAT answers that agree with it (inclusive). CSAT bands
+# overlap, as real answers do: a detractor may still rate the agent's help 3 of 5, a passive 5.
+NPS_BANDS: dict[NpsCategory, tuple[int, int]] = {
+    "detractor": (0, 6),
+    "passive": (7, 8),
+    "promoter": (9, 10),
+}
 CSAT_BANDS: dict[NpsCategory, tuple[int, int]] = {
     "detractor": (1, 3),
     "passive": (3, 5),
     "promoter": (4, 5),
 }
-VERY_LOW_NPS = 3  # 0..3: the customer is angry, CSAT 1..2
+# How strongly a person feels, from the latent score the scenario drew: a hint that steers the
+# model's choice inside the band without pinning it.
+MOODS = (
+    "furious", "furious", "furious", "annoyed", "annoyed", "disappointed", "disappointed",
+    "lukewarm", "fairly satisfied", "happy", "delighted",
+)  # fmt: skip
+# How the person writes: varies the comments a small model would otherwise repeat.
+STYLES = (
+    "brief",
+    "polite",
+    "casual",
+    "direct",
+    "detailed",
+    "in a hurry",
+    "a long-time customer",
+    "a first-time customer",
+    "mentions the agent",
+    "plain-spoken",
+)
 
 
-def csat_band(nps_score: int) -> tuple[int, int]:
-    """The CSAT scores (low, high) that agree with an NPS score."""
-    if nps_score <= VERY_LOW_NPS:
-        return (1, 2)
-    return CSAT_BANDS[nps_category(nps_score)]
+def csat_band(category: NpsCategory) -> tuple[int, int]:
+    """The CSAT scores (low, high) that agree with an NPS category."""
+    return CSAT_BANDS[category]
 
 
 @dataclass(frozen=True)
 class Case:
-    """One survey answer as the job plans it; the model writes its CSAT score and comment."""
+    """One survey answer as the job plans it; the model writes its scores and its comment."""
 
     slot: int
     responded_at: datetime  # aware, UTC
     channel: str
     customer_type: str
-    nps_score: int
+    category: NpsCategory
+    mood: str
     topic: str
+    style: str
+    wants_comment: bool
     csat_skipped: bool
+    in_incident: bool = False  # a detractor of the bad fortnight, with its own topics
 
     @property
-    def category(self) -> NpsCategory:
-        return nps_category(self.nps_score)
+    def nps_band(self) -> tuple[int, int]:
+        return NPS_BANDS[self.category]
+
+    @property
+    def csat_band(self) -> tuple[int, int]:
+        return CSAT_BANDS[self.category]
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:
@@ -179,11 +222,16 @@ class Scenario:
         channels: Sequence[str],
         customer_types: Sequence[str],
         incident: Incident | None = DEFAULT_INCIDENT,
+        comment_shares: dict[NpsCategory, float] | None = None,
     ) -> None:
         if window_days < 1:
             raise ValueError("window_days must be at least 1")
         if not channels or not customer_types:
             raise ValueError("the scenario needs at least one channel and one customer type")
+        shares = {**DEFAULT_COMMENT_SHARES, **(comment_shares or {})}
+        if any(not 0.0 <= shares[category] <= 1.0 for category in NPS_BANDS):
+            raise ValueError("comment shares must be between 0 and 1")
+        self.comment_shares = shares
         self.seed = seed
         self.zone = ZoneInfo(timezone)
         self.days = [window_end - timedelta(days=window_days - 1 - i) for i in range(window_days)]
@@ -259,21 +307,46 @@ class Scenario:
         )
         if incident_hit:
             mean += self.incident.nps_shift
-        score = min(10, max(0, round(rng.gauss(mean, NPS_SPREAD))))
-        category = nps_category(score)
+        latent = min(10, max(0, round(rng.gauss(mean, NPS_SPREAD))))
+        category = nps_category(latent)
 
-        if incident_hit and category == "detractor":
-            topics = self.incident.topics
-        else:
-            topics = TOPICS[category] + CHANNEL_TOPICS.get((channel, category), ())
+        incident_detractor = incident_hit and category == "detractor"
+        topics = self._topics(channel, category, incident_detractor)
         return Case(
             slot=slot,
             responded_at=responded_at,
             channel=channel,
             customer_type=self.customer_types[type_index],
-            nps_score=score,
+            category=category,
+            mood=MOODS[latent],
             topic=rng.choice(topics),
+            style=rng.choice(STYLES),
+            wants_comment=rng.random() < self.comment_shares[category],
             csat_skipped=rng.random() < CSAT_SKIP_SHARE,
+            in_incident=incident_detractor,
+        )
+
+    def _topics(self, channel: str, category: NpsCategory, in_incident: bool) -> tuple[str, ...]:
+        if in_incident and self.incident is not None:
+            return self.incident.topics
+        return TOPICS[category] + CHANNEL_TOPICS.get((channel, category), ())
+
+    def retold(self, case: Case, ask_number: int) -> Case:
+        """The same case with another topic and writing style, for asking again after a
+        repeated or unusable comment: a small model asked the same way repeats itself."""
+        if ask_number <= 1:
+            return case
+        rng = random.Random(f"{self.seed}:{case.slot}:{ask_number}")  # noqa: S311 - simulation
+        topics = [
+            t
+            for t in self._topics(case.channel, case.category, case.in_incident)
+            if t != case.topic
+        ]
+        styles = [s for s in STYLES if s != case.style]
+        return replace(
+            case,
+            topic=rng.choice(topics) if topics else case.topic,
+            style=rng.choice(styles),
         )
 
     def describe(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -12,45 +13,44 @@ from jobs.errors import InvalidAnswer
 from jobs.progress import ProgressMeter
 from jobs.prompts import classification_messages, generation_messages
 from jobs.scenario import Case
-from jobs.sentiment import check_labels, label_items, labels_schema
+from jobs.sentiment import check_labels, labels_schema, read_labels
 
 
-def test_the_labels_schema_pins_items_and_limits_sentiments():
+def test_the_labels_schema_is_one_sentiment_per_comment_by_position():
     schema = labels_schema(3)
     array = schema["properties"]["labels"]
     assert array["minItems"] == array["maxItems"] == 3
-    second = array["prefixItems"][1]["properties"]
-    assert second["item"] == {"type": "integer", "const": 2}
-    assert second["sentiment"]["enum"] == ["positive", "neutral", "negative"]
+    assert (
+        array["prefixItems"]
+        == [{"type": "string", "enum": ["positive", "neutral", "negative"]}] * 3
+    )
 
 
 def test_labels_are_checked_and_bad_ones_dropped():
-    items = [
-        {"item": 1, "sentiment": "positive"},
-        {"item": 2, "sentiment": "angry"},
-        {"item": 1, "sentiment": "negative"},
-        {"item": 7, "sentiment": "neutral"},
-        "nonsense",
-    ]
-    check = check_labels(items, 3)
-    assert check.labels == {1: "positive"}
-    assert check.dropped == {
-        "invalid_sentiment": 1,
-        "duplicate_item": 1,
-        "unknown_item": 2,
-        "missing_from_answer": 1,
-    }
+    check = check_labels(["positive", "angry", " Negative ", 7], 3)
+    assert check.labels == {1: "positive", 3: "negative"}
+    assert check.dropped == {"invalid_sentiment": 1, "extra_label": 1}
+    short = check_labels(["neutral"], 3)
+    assert short.labels == {1: "neutral"} and short.dropped == {"missing_from_answer": 2}
+    assert read_labels('{"labels": ["positive", "neg', 2).labels == {1: "positive"}
     with pytest.raises(InvalidAnswer):
-        label_items({"text": "no"})
+        read_labels('{"text": "no"}', 2)
 
 
-def test_prompts_list_every_case_and_comment_on_its_own_line():
-    case = Case(1, None, "chat", "enterprise", 3, "long wait", False)
-    messages = generation_messages([case, case], {"chat": "Live chat"}, {"enterprise": "Ent"})
+def test_prompts_describe_every_case_on_its_own_line_and_ask_for_no_echo():
+    case = Case(1, None, "chat", "enterprise", "detractor", "annoyed", "long wait", "brief",
+                True, False)  # fmt: skip
+    quiet = replace(case, category="promoter", mood="delighted", wants_comment=False)
+    messages = generation_messages([case, quiet], {"chat": "Live chat"}, {"enterprise": "Ent"})
     user = messages[1]["content"]
-    assert "1. channel=chat (Live chat), customer_type=enterprise (Ent), nps_score=3" in user
-    assert "csat 1-2, topic: long wait" in user
+    assert "1. Live chat, ent customer, annoyed: NPS 0-6, CSAT 1-3; " in user
+    assert "; unhappy comment (brief) about: long wait\n2. " in user
+    assert "2. Live chat, ent customer, delighted: NPS 9-10, CSAT 4-5; no comment" in user
     assert user.count("\n") == 2
+    assert (
+        '[{"nps": ..., "csat": ..., "comment": "..."}, {"nps": ..., "csat": ...}, ...]'
+        in (messages[0]["content"])
+    )
     labels = classification_messages(["line one\nline two", "ok"])[1]["content"]
     assert "1. line one line two\n2. ok" in labels
 
@@ -87,11 +87,13 @@ def test_progress_is_due_every_tenth_of_the_work_or_every_few_seconds():
 
 def test_the_asker_asks_again_and_gives_up_after_max_asks():
     seen: list[tuple[list[int], int]] = []
+    per_item: list[tuple[int, int]] = []
     lock = threading.Lock()
 
-    def ask(batch, number):
+    def ask(batch, asks):
         with lock:
-            seen.append((list(batch), number))
+            seen.append((list(batch), max(asks)))
+            per_item.extend(zip(batch, asks, strict=True))
         return batch
 
     def accept(batch, result):
@@ -104,13 +106,16 @@ def test_the_asker_asks_again_and_gives_up_after_max_asks():
     assert sorted(set(asked)) == list(range(1, 21))
     assert asked.count(5) == 3 and asked.count(4) == 1
     assert max(number for _, number in seen) == 3
+    # Each item's own count travels with it, also in a batch that mixes fresh and asked items.
+    assert [count for item, count in per_item if item == 5] == [1, 2, 3]
+    assert {count for item, count in per_item if item % 5} == {1}
 
 
 def test_the_asker_keeps_calls_in_flight_at_once():
     # The barrier opens only when four calls run at the same time; with fewer it times out.
     four_at_once = threading.Barrier(4, timeout=10)
 
-    def ask(batch, number):
+    def ask(batch, asks):
         four_at_once.wait()
         return batch
 
@@ -126,7 +131,7 @@ def test_on_halt_nothing_new_is_asked_and_calls_in_flight_are_accepted():
     accepted: list[int] = []
     both_started = threading.Barrier(2)
 
-    def ask(batch, number):
+    def ask(batch, asks):
         both_started.wait(timeout=5)
         halt.set()  # as if SIGTERM arrived while the first two calls run
         time.sleep(0.05)
@@ -142,7 +147,7 @@ def test_a_failed_call_stops_the_others_and_is_raised_after_they_finish():
     halt = threading.Event()
     accepted: list[int] = []
 
-    def ask(batch, number):
+    def ask(batch, asks):
         if batch[0] == 0:
             raise RuntimeError("Ollama is gone")
         time.sleep(0.05)
@@ -163,5 +168,5 @@ def test_an_error_in_accept_halts_the_calls_in_flight_and_is_raised():
 
     asker = ParallelAsker(batch_size=1, concurrency=2, max_asks=1, halt=halt, poll_seconds=0.01)
     with pytest.raises(ConnectionError, match="database went away"):
-        asker.run(range(10), lambda batch, number: batch, accept)
+        asker.run(range(10), lambda batch, asks: batch, accept)
     assert halt.is_set()

@@ -4,6 +4,7 @@ are meant to reveal."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ import pytest
 from jobs.scenario import (
     CHANNEL_PROFILES,
     CUSTOMER_TYPE_PROFILES,
+    DEFAULT_COMMENT_SHARES,
     Scenario,
     csat_band,
     default_window_end,
@@ -96,7 +98,7 @@ def test_the_chat_incident_is_visible_and_other_channels_are_not_hit(cases):
     phone_out = [c for c in drawn if c.channel == "phone" and not during(c)]
     assert score(chat_in) < score(chat_out) - 60
     assert abs(score(phone_in) - score(phone_out)) < 25
-    assert any("outage" in c.topic for c in chat_in)
+    assert any("outage" in c.topic and c.in_incident for c in chat_in)
     # More contacts on chat during the outage, per day, than on its normal days.
     per_day_in = len(chat_in) / 14
     per_day_out = len(chat_out) / (180 - 14)
@@ -126,11 +128,50 @@ def test_unknown_codes_get_a_default_profile_and_missing_codes_are_ignored():
 
 
 @pytest.mark.parametrize(
-    ("score_", "band"),
-    [(0, (1, 2)), (3, (1, 2)), (4, (1, 3)), (6, (1, 3)), (7, (3, 5)), (9, (4, 5)), (10, (4, 5))],
+    ("category", "nps", "csat"),
+    [("detractor", (0, 6), (1, 3)), ("passive", (7, 8), (3, 5)), ("promoter", (9, 10), (4, 5))],
 )
-def test_csat_bands_agree_with_the_nps_score(score_, band):
-    assert csat_band(score_) == band
+def test_each_category_has_its_nps_band_and_an_agreeing_csat_band(cases, category, nps, csat):
+    _, drawn = cases
+    case = next(c for c in drawn if c.category == category)
+    assert case.nps_band == nps and case.csat_band == csat == csat_band(category)
+
+
+def test_moods_follow_the_latent_score_and_stay_inside_the_category(cases):
+    _, drawn = cases
+    moods = {category: Counter() for category in ("detractor", "passive", "promoter")}
+    for case in drawn:
+        moods[case.category][case.mood] += 1
+    assert set(moods["detractor"]) == {"furious", "annoyed", "disappointed"}
+    assert set(moods["passive"]) == {"lukewarm", "fairly satisfied"}
+    assert set(moods["promoter"]) == {"happy", "delighted"}
+
+
+def test_who_writes_a_comment_follows_the_shares_per_category(cases):
+    _, drawn = cases
+    for category, share in DEFAULT_COMMENT_SHARES.items():
+        of_category = [c for c in drawn if c.category == category]
+        written = sum(c.wants_comment for c in of_category) / len(of_category)
+        assert abs(written - share) < 0.03, category
+    assert DEFAULT_COMMENT_SHARES["detractor"] > DEFAULT_COMMENT_SHARES["passive"]
+    overall = sum(c.wants_comment for c in drawn) / len(drawn)
+    assert 0.4 < overall < 0.6
+    silent = make(comment_shares={"detractor": 0.0, "passive": 0.0, "promoter": 1.0})
+    some = [silent.case(slot) for slot in range(1, 500)]
+    assert all(c.wants_comment == (c.category == "promoter") for c in some)
+    with pytest.raises(ValueError, match="comment shares"):
+        make(comment_shares={"passive": 1.5})
+
+
+def test_a_retold_case_changes_only_its_topic_and_style():
+    scenario = make()
+    case = scenario.case(42)
+    assert scenario.retold(case, 1) == case
+    again = scenario.retold(case, 2)
+    assert again.style != case.style and again.topic != case.topic
+    assert replace(again, topic=case.topic, style=case.style) == case
+    assert scenario.retold(case, 2) == again  # deterministic too
+    assert scenario.retold(case, 3) != again
 
 
 def test_the_default_window_ends_yesterday_in_the_business_time_zone():
