@@ -10,8 +10,12 @@ class InvalidAnswer(Exception):
     """The model answered, but not with JSON of the requested shape (worth asking again)."""
 
 
+class AnswerUnusable(Exception):
+    """One call got only unusable answers, several times: its items go back to the queue."""
+
+
 class OllamaUnavailable(NpscsatError):
-    """Ollama did not give a usable answer within the configured attempts and time."""
+    """Ollama has given no usable answer to any call for OLLAMA_GIVE_UP_SECONDS."""
 
 
 class ModelMissing(NpscsatError):

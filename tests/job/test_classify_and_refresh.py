@@ -67,14 +67,16 @@ def test_nothing_to_label_needs_no_ollama(job_env, db, capsys, monkeypatch):
     assert result.last("nothing_to_generate")["model_check"] == "skipped"
 
 
-def test_unusable_labels_are_asked_again(job_env, db, ollama, capsys, monkeypatch):
-    monkeypatch.setenv("OLLAMA_MAX_ATTEMPTS", "25")
+def test_unusable_labels_are_asked_again(job_env, db, ollama, capsys):
     ollama.behaviour.garbage_rate = 0.4
     ids = [insert(db, slot=i, nps=1, comment=f"Terrible service, case {i}.") for i in range(1, 61)]
     result = run_in_process(capsys, "classify")
     assert result.code == 0
     assert {sentiments(db)[i] for i in ids} == {"negative"}
-    assert result.last("job_finished")["retries"] == ollama.stats.answers["garbage"] > 0
+    # Every unusable answer was retried, but those ending a call (three in a row), whose
+    # comments went back to the queue.
+    garbage = ollama.stats.answers["garbage"]
+    assert 0 < result.last("job_finished")["retries"] <= garbage
 
 
 def test_refresh_rebuilds_the_rollup_only_when_it_drifted(job_env, db, capsys):
