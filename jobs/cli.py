@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_parser("list", help="list users (no password hashes)")
 
     step.add_parser(
-        "model", help="check that OLLAMA_MODEL is on OLLAMA_HOST (pull it if OLLAMA_PULL_MODEL)"
+        "model",
+        help="wait until OLLAMA_MODEL is on OLLAMA_HOST (pull it if OLLAMA_PULL_MODEL)",
     )
     generate = step.add_parser(
         "generate", help="generate responses up to the target (tops up, never exceeds)"
@@ -158,7 +159,7 @@ def _run_step(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> RunOu
     elif step == "users":
         _users(ctx, args, stdin)
     elif step == "model":
-        steps.check_model(ctx)
+        steps.wait_for_model(ctx)
     elif step == "generate":
         if args.target is not None and args.target < 0:
             raise ConfigError("--target must be 0 or more")

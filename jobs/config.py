@@ -63,8 +63,10 @@ class JobSettings(BaseSettings):
     ollama_model: str = "qwen2.5:0.5b"
     ollama_pull_model: bool = False
     ollama_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
-    ollama_max_attempts: int = Field(default=5, ge=1, le=50)
-    ollama_retry_max_seconds: float = Field(default=600.0, gt=0, le=86400)
+    # A flaky server keeps the job going; one that gives nothing usable this long ends it.
+    ollama_give_up_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # How long the model may take to appear on the server (a first download).
+    ollama_model_wait_seconds: float = Field(default=3600.0, gt=0, le=86400)
     ollama_backoff_seconds: float = Field(default=1.0, ge=0, le=600)
     ollama_backoff_max_seconds: float = Field(default=30.0, ge=0, le=3600)
 
@@ -75,9 +77,14 @@ class JobSettings(BaseSettings):
     job_concurrency: int = Field(default=2, ge=1, le=32)
     job_max_asks_per_record: int = Field(default=8, ge=1, le=100)
     job_window_days: int = Field(default=180, ge=1, le=3660)
-    job_window_end: date | None = None  # default: yesterday in BUSINESS_TIMEZONE
+    # Default: yesterday in BUSINESS_TIMEZONE on the first run, then pinned in the database.
+    job_window_end: date | None = None
     job_seed: int = Field(default=2024, ge=0, le=2**31 - 1)
     job_temperature: float = Field(default=0.8, ge=0, le=2)
+    # Share of respondents who write a comment, per NPS category.
+    job_comment_share_detractor: float = Field(default=0.70, ge=0, le=1)
+    job_comment_share_passive: float = Field(default=0.35, ge=0, le=1)
+    job_comment_share_promoter: float = Field(default=0.50, ge=0, le=1)
 
     @field_validator("business_timezone")
     @classmethod
@@ -169,6 +176,13 @@ class JobSettings(BaseSettings):
                 f"({self.ollama_backoff_max_seconds} < {self.ollama_backoff_seconds})"
             )
         return self
+
+    def comment_shares(self) -> dict[str, float]:
+        return {
+            "detractor": self.job_comment_share_detractor,
+            "passive": self.job_comment_share_passive,
+            "promoter": self.job_comment_share_promoter,
+        }
 
     def database(self) -> URL:
         """The owner connection (schema changes, loads). Raises ConfigError when malformed."""

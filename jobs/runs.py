@@ -17,7 +17,9 @@ from sqlalchemy import Engine, text
 from jobs.errors import AnotherRunActive
 
 log = structlog.get_logger("jobs.runs")
-DATA_LOCK_KEY = 7_311_027  # pg_advisory_lock key; migrate.py uses 7_311_026
+# pg_advisory_lock key; migrate.py uses 7_311_026. reporting.latest_job_run looks for it in
+# pg_locks to tell a live run from a dead one (db/init/004_job_progress.sql).
+DATA_LOCK_KEY = 7_311_027
 DETAIL_MAX_CHARS = 2000
 
 
@@ -78,15 +80,35 @@ class RunRecorder:
         self.engine = engine
         self.run_id = run_id
 
-    def start(self, *, target: int, filled: int) -> None:
+    def start(self, *, target: int, filled: int, model: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO app.job_run (run_id, status, target, written) "
-                    "VALUES (:run_id, 'running', :target, :written)"
+                    "INSERT INTO app.job_run (run_id, status, target, written, model) "
+                    "VALUES (:run_id, 'running', :target, :written, :model)"
                 ),
-                {"run_id": self.run_id, "target": target, "written": filled},
+                {"run_id": self.run_id, "target": target, "written": filled, "model": model},
             )
+
+    def phase(self, phase: str, *, detail: str | None = None, eta_s: float | None = None) -> None:
+        """What the run does now, for the dashboard. Never raises: a status line must not end
+        the run (the next update, or the final status, catches up)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE app.job_run SET phase = :phase, phase_detail = :detail, "
+                        "eta_seconds = :eta, updated_at = now() WHERE run_id = :run_id"
+                    ),
+                    {
+                        "run_id": self.run_id,
+                        "phase": phase,
+                        "detail": detail[: DETAIL_MAX_CHARS // 4] if detail else None,
+                        "eta": None if eta_s is None else max(0, round(eta_s)),
+                    },
+                )
+        except Exception as exc:
+            log.warning("job_run_phase_not_recorded", phase=phase, error=str(exc).splitlines()[0])
 
     def update_counters(self, *, dropped: int, retries: int) -> None:
         with self.engine.begin() as conn:

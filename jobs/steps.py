@@ -1,5 +1,10 @@
-"""The job's steps and how `run` chains them: migrate -> demo user -> generate -> classify ->
-refresh -> one summary line. Each step is also a subcommand of `python -m jobs`."""
+"""The job's steps and how `run` chains them: migrate -> demo user -> wait for the model ->
+generate -> classify -> refresh -> one summary line. Each step is also a subcommand of
+`python -m jobs`.
+
+The schema and the users come first, before anything waits for Ollama: on a first
+`docker compose up` the model may still be downloading for minutes, and the dashboard can
+already log people in and say what is happening (app.job_run's phase)."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from jobs.classify import Classifier, ClassifyOptions, ClassifyReport
 from jobs.config import JobSettings
 from jobs.errors import JobInterrupted
 from jobs.generate import GenerationOptions, GenerationReport, Generator
-from jobs.llm import OllamaChat, RetryPolicy, Usage
+from jobs.llm import ModelProgress, OllamaChat, RetryPolicy, Usage
 from jobs.migrate import run_migrate
 from jobs.refresh import RefreshReport, refresh_reporting
 from jobs.runs import RunRecorder, data_lock
@@ -58,10 +63,10 @@ class JobContext:
             model=s.ollama_model,
             timeout_seconds=s.ollama_timeout_seconds,
             policy=RetryPolicy(
-                max_attempts=s.ollama_max_attempts,
-                max_seconds=s.ollama_retry_max_seconds,
+                give_up_seconds=s.ollama_give_up_seconds,
                 backoff_seconds=s.ollama_backoff_seconds,
                 backoff_max_seconds=s.ollama_backoff_max_seconds,
+                model_wait_seconds=s.ollama_model_wait_seconds,
             ),
             usage=self.usage,
             halt=self.halt,
@@ -78,6 +83,7 @@ class RunOutcome:
 
     generation: GenerationReport | None = None
     generation_tokens: int = 0
+    generation_completion_tokens: int = 0
     classification: ClassifyReport | None = None
     refresh: RefreshReport | None = None
     agreement: store.Agreement | None = None
@@ -113,8 +119,38 @@ def ensure_demo_user(ctx: JobContext) -> None:
     )
 
 
-def check_model(ctx: JobContext, chat: OllamaChat | None = None) -> None:
-    (chat or ctx.chat()).ensure_model(pull=ctx.settings.ollama_pull_model)
+MODEL_PROGRESS_EVERY_SECONDS = 5.0
+
+
+def wait_for_model(
+    ctx: JobContext, chat: OllamaChat | None = None, recorder: RunRecorder | None = None
+) -> None:
+    """Waits until the model is on the server, logging (and recording) the download's progress."""
+    chat = chat or ctx.chat()
+    last = -MODEL_PROGRESS_EVERY_SECONDS
+
+    def on_progress(progress: ModelProgress) -> None:
+        nonlocal last
+        if progress.elapsed_s - last < MODEL_PROGRESS_EVERY_SECONDS:
+            return
+        last = progress.elapsed_s
+        log.info(
+            "model_waiting",
+            model=chat.model,
+            host=chat.host,
+            status=progress.status,
+            percent=progress.percent,
+            completed=progress.completed,
+            total=progress.total,
+            elapsed_s=round(progress.elapsed_s, 1),
+        )
+        if recorder:
+            detail = progress.status if progress.percent is None else f"{progress.percent:g} %"
+            recorder.phase("waiting_for_model", detail=detail)
+
+    if recorder:
+        recorder.phase("waiting_for_model", detail="checking")
+    chat.wait_for_model(pull=ctx.settings.ollama_pull_model, on_progress=on_progress)
 
 
 def run_data_steps(
@@ -134,10 +170,20 @@ def run_data_steps(
     with data_lock(engine):
         recorder = RunRecorder(engine, ctx.run_id) if generate else None
         if recorder:
-            recorder.start(target=target, filled=target - len(store.missing_slots(engine, target)))
+            recorder.start(
+                target=target,
+                filled=target - len(store.missing_slots(engine, target)),
+                model=s.ollama_model,
+            )
         try:
             _data_steps(
-                ctx, outcome, generate=generate, classify=classify, refresh=refresh, target=target
+                ctx,
+                outcome,
+                recorder,
+                generate=generate,
+                classify=classify,
+                refresh=refresh,
+                target=target,
             )
         except JobInterrupted:
             if recorder:
@@ -169,6 +215,7 @@ def _dropped(outcome: RunOutcome) -> int:
 def _data_steps(
     ctx: JobContext,
     outcome: RunOutcome,
+    recorder: RunRecorder | None,
     *,
     generate: bool,
     classify: bool,
@@ -181,19 +228,27 @@ def _data_steps(
     to_label = store.count_unclassified(engine) if classify else 0
     chat = ctx.chat()
     if to_generate or to_label:
-        check_model(ctx, chat)  # only when there is work: a finished data set needs no Ollama
+        # Only when there is work: a finished data set needs no Ollama.
+        wait_for_model(ctx, chat, recorder)
     else:
         log.info("nothing_to_generate", target=target, model_check="skipped")
 
     if generate:
+        if recorder:
+            recorder.phase("generating")
         vocabulary = store.load_vocabulary(engine)
+        window = store.pinned_window_end(
+            engine, s.job_window_end, default_window_end(s.business_timezone)
+        )
+        log.info("scenario_window", window_end=window.end.isoformat(), source=window.source)
         scenario = Scenario(
             seed=s.job_seed,
-            window_end=s.job_window_end or default_window_end(s.business_timezone),
+            window_end=window.end,
             window_days=s.job_window_days,
             timezone=s.business_timezone,
             channels=list(vocabulary.channels),
             customer_types=list(vocabulary.customer_types),
+            comment_shares=s.comment_shares(),
         )
         options = GenerationOptions(
             target=target,
@@ -203,7 +258,7 @@ def _data_steps(
             seed=s.job_seed,
             temperature=s.job_temperature,
         )
-        tokens_before = ctx.usage.tokens
+        tokens_before, completion_before = ctx.usage.tokens, ctx.usage.completion_tokens
         generator = Generator(
             engine,
             chat,
@@ -213,6 +268,11 @@ def _data_steps(
             usage=ctx.usage,
             halt=ctx.halt,
             run_id=ctx.run_id,
+            on_progress=(
+                (lambda snapshot: recorder.phase("generating", eta_s=snapshot["eta_s"]))
+                if recorder
+                else None
+            ),
         )
         try:
             outcome.generation = generator.run()
@@ -220,10 +280,13 @@ def _data_steps(
             # On failure too: the counts so far go into app.job_run and the last log line.
             outcome.generation = outcome.generation or generator.report
             outcome.generation_tokens = ctx.usage.tokens - tokens_before
+            outcome.generation_completion_tokens = ctx.usage.completion_tokens - completion_before
         if outcome.generation.halted:
             raise JobInterrupted()
 
     if classify:
+        if recorder:
+            recorder.phase("classifying", detail=f"{to_label} comments")
         classifier = Classifier(
             engine,
             chat,
@@ -241,7 +304,13 @@ def _data_steps(
         outcome.agreement = store.score_comment_agreement(engine)
 
     if refresh:
+        if recorder:
+            recorder.phase("refreshing")
         outcome.refresh = refresh_reporting(engine)
+
+
+def _per(total: int, records: int) -> float | None:
+    return round(total / records, 1) if records else None
 
 
 def generation_counts(generation) -> dict:
@@ -263,20 +332,25 @@ def summary_fields(ctx: JobContext, outcome: RunOutcome) -> dict:
         fields.update(
             **generation_counts(generation),
             dropped_reasons=dict(generation.dropped),
-            tokens_per_record=(
-                round(outcome.generation_tokens / generation.written, 1)
-                if generation.written
-                else None
+            tokens_per_record=_per(outcome.generation_tokens, generation.written),
+            completion_tokens_per_record=_per(
+                outcome.generation_completion_tokens, generation.written
+            ),
+            model_records=generation.model_records,
+            kept_pct=(
+                round(100 * generation.kept_share, 1) if generation.kept_share is not None else None
             ),
         )
     usage = ctx.usage
     fields.update(
         retries=usage.retries,
         retry_reasons=dict(usage.retry_reasons),
+        unusable_calls=usage.unusable_calls,
         ollama_calls=usage.calls,
         tokens=usage.tokens,
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.completion_tokens,
+        tokens_per_s=round(usage.tokens_per_second, 1) if usage.tokens_per_second else None,
     )
     if outcome.classification:
         fields.update(

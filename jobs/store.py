@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Engine, text
 
@@ -151,3 +152,32 @@ def score_comment_agreement(engine: Engine) -> Agreement:
             )
         ).one()
     return Agreement(row.classified, row.matching, row.contradicting)
+
+
+@dataclass(frozen=True)
+class Window:
+    end: date
+    source: str  # "setting" (JOB_WINDOW_END), "pinned" (an earlier run's), "new" (pinned now)
+
+
+def pinned_window_end(engine: Engine, configured: date | None, default: date) -> Window:
+    """The last day of the scenario window. An explicit JOB_WINDOW_END wins (and is pinned);
+    otherwise the window a first run pinned, so that a resumed run or a later top-up draws the
+    same cases; otherwise `default`, pinned now."""
+    with engine.begin() as conn:
+        pinned = conn.execute(
+            text("SELECT window_end FROM app.generation_window FOR UPDATE")
+        ).scalar_one_or_none()
+        if configured is None and pinned is not None:
+            return Window(pinned, "pinned")
+        end = configured or default
+        if end != pinned:
+            conn.execute(
+                text(
+                    "INSERT INTO app.generation_window (window_end) VALUES (:end) "
+                    "ON CONFLICT (singleton) DO UPDATE "
+                    "SET window_end = EXCLUDED.window_end, pinned_at = now()"
+                ),
+                {"end": end},
+            )
+        return Window(end, "setting" if configured else "new")

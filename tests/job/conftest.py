@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from jobs.cli import main
 from jobs.config import JobSettings
-from tests.job.ollama_server import Behaviour, OllamaTestServer
+from testkit.ollama_server import Behaviour, OllamaTestServer
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_MODEL = "test-model"
@@ -57,8 +57,8 @@ def job_env(db, ollama, monkeypatch) -> dict[str, str]:
         "OLLAMA_HOST": ollama.url,
         "OLLAMA_MODEL": TEST_MODEL,
         "OLLAMA_TIMEOUT_SECONDS": "5",
-        "OLLAMA_MAX_ATTEMPTS": "8",
-        "OLLAMA_RETRY_MAX_SECONDS": "30",
+        "OLLAMA_GIVE_UP_SECONDS": "30",
+        "OLLAMA_MODEL_WAIT_SECONDS": "30",
         "OLLAMA_BACKOFF_SECONDS": "0",
         "OLLAMA_BACKOFF_MAX_SECONDS": "0",
         "JOB_TARGET_RESPONSES": "1000",

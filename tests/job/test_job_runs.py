@@ -5,15 +5,26 @@ line is JSON carrying the run id."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import uuid
 
 import bcrypt
 from sqlalchemy import text
 
+from jobs import records
 from jobs.coherence import contradicts
 from jobs.runs import data_lock
-from tests.job.conftest import JobResult, run_in_process, run_job, scalar
+from tests.job.conftest import (
+    REPO,
+    JobResult,
+    job_command,
+    parse_json_lines,
+    run_in_process,
+    run_job,
+    scalar,
+    subprocess_env,
+)
 
 SLOT_SUMMARY = """
     SELECT count(*) AS rows, count(DISTINCT generator_slot) AS slots,
@@ -48,7 +59,11 @@ def test_a_run_reaches_the_target_and_a_second_run_adds_nothing(job_env, db, oll
     assert summary["written"] == summary["responses_total"] == summary["target"] == 1000
     assert summary["dropped"] == 0 and summary["retries"] == 0
     assert summary["tokens"] > 0 and summary["tokens_per_record"] > 0
-    assert summary["labelled"] == 1000
+    assert summary["kept_pct"] == 100.0 and summary["model_records"] == 1000
+    assert 0 < summary["completion_tokens_per_record"] < summary["tokens_per_record"]
+    # About half the respondents wrote a comment (detractors most, passives least).
+    commented = scalar(db, "SELECT count(comment) FROM app.survey_response")
+    assert summary["labelled"] == commented and 400 < commented < 650
     assert summary["sentiment_agreement_pct"] is not None
     assert summary["dashboard_url"] == "http://localhost:8501"
     assert summary["login_user"] == "admin"
@@ -65,7 +80,13 @@ def test_a_run_reaches_the_target_and_a_second_run_adds_nothing(job_env, db, oll
         1000,
         0,
     )
-    assert scalar(db, "SELECT count(*) FROM app.survey_response WHERE sentiment IS NULL") == 0
+    assert (run["phase"], run["model"]) == ("refreshing", "test-model")
+    assert (
+        scalar(
+            db, "SELECT count(*) FROM app.survey_response WHERE sentiment IS NULL AND comment <> ''"
+        )
+        == 0
+    )
     assert scalar(db, "SELECT sum(responses) FROM reporting.daily_rollup") == 1000
     password_hash = scalar(db, "SELECT password_hash FROM app.users WHERE username = 'admin'")
     assert bcrypt.checkpw(b"dev-password", password_hash.encode())
@@ -110,22 +131,20 @@ def test_re_runs_top_up_to_a_larger_target_and_never_shrink(job_env, db, capsys)
 def test_http_500s_and_garbage_answers_still_reach_the_target(
     job_env, db, ollama, capsys, monkeypatch
 ):
+    # Half the calls fail: HTTP 500, or a 200 whose answer ignores the schema. No call has a
+    # bound of its own: the run goes on while the server answers something now and then.
     ollama.behaviour.error_rate = 0.3
     ollama.behaviour.garbage_rate = 0.2
-    # Half the answers fail: one call fails all n attempts with p = 0.5^n. With ~300 calls,
-    # n = 25 makes a run-ending streak a one-in-100,000 event; the bound itself is tested below.
-    monkeypatch.setenv("OLLAMA_MAX_ATTEMPTS", "25")
     result = run_in_process(capsys)
     assert result.code == 0, result.lines[-1]
     assert slot_summary(db) == (1000, 1000, 1, 1000)
     assert ollama.stats.answers["http_500"] > 20 and ollama.stats.answers["garbage"] > 10
     retries = result.events("ollama_retry")
     summary = result.last("job_finished")
-    assert (
-        summary["retries"]
-        == len(retries)
-        == (ollama.stats.answers["http_500"] + ollama.stats.answers["garbage"])
-    )
+    # Every failed answer was retried, except those that ended their call as unusable (three
+    # unusable answers in a row): those calls' records went back to the queue instead.
+    failed = ollama.stats.answers["http_500"] + ollama.stats.answers["garbage"]
+    assert summary["retries"] == len(retries) == failed - summary["unusable_calls"]
     assert set(summary["retry_reasons"]) <= {"http_5xx", "invalid_answer", "unreadable_response"}
     assert_one_run_id(result)  # retries are logged from worker threads, with the run id
     assert job_runs(db)[-1]["retries"] == summary["retries"]
@@ -133,30 +152,72 @@ def test_http_500s_and_garbage_answers_still_reach_the_target(
 
 def test_a_drifting_model_is_dropped_counted_and_asked_again(job_env, db, ollama, capsys):
     b = ollama.behaviour
-    b.wrong_count_rate, b.out_of_range_rate = 0.3, 0.05
-    b.unknown_channel_rate, b.contradiction_rate = 0.05, 0.1
+    b.out_of_band_rate, b.contradiction_rate, b.near_duplicate_rate = 0.05, 0.1, 0.05
+    b.markup_rate, b.label_rate = 0.03, 0.03
     result = run_in_process(capsys)
     assert result.code == 0, result.lines[-1]
     assert slot_summary(db) == (1000, 1000, 1, 1000)
 
-    reasons = result.last("job_finished")["dropped_reasons"]
+    summary = result.last("job_finished")
+    reasons = summary["dropped_reasons"]
     injected = ollama.stats.injected
-    assert reasons["invalid_nps_score"] == injected["out_of_range"]
-    assert reasons["invalid_channel"] == injected["unknown_channel"]
-    assert reasons["missing_from_answer"] == injected["missing_item"]
-    assert reasons["unknown_case"] == injected["extra_item"]
+    assert reasons["nps_outside_band"] == injected["out_of_band"] > 0
+    assert reasons["near_duplicate_comment"] == injected["near_duplicate"] > 0
+    assert reasons["comment_markup"] == injected["markup"] > 0
+    assert reasons["comment_not_a_sentence"] == injected["label"] > 0
     assert 0 < reasons["comment_contradicts_nps"] <= injected["contradiction"]
     dropped = sum(reasons.values())
-    assert result.last("job_finished")["dropped"] == dropped == job_runs(db)[-1]["dropped"]
+    assert summary["dropped"] == dropped == job_runs(db)[-1]["dropped"]
     logged = sum(sum(line["reasons"].values()) for line in result.events("records_dropped"))
     assert logged == dropped
+    assert summary["model_records"] == 1000 + dropped
+    assert summary["kept_pct"] == round(100 * 1000 / (1000 + dropped), 1)
 
     with db.engine.connect() as conn:
         stored = conn.execute(
-            text("SELECT nps_category, comment, channel FROM app.survey_response")
+            text("SELECT nps_category, nps_score, csat_score, comment FROM app.survey_response")
         ).all()
-    assert not [row for row in stored if contradicts(row.nps_category, row.comment)]
-    assert {row.channel for row in stored} <= {"phone", "email", "chat", "whatsapp", "self_service"}
+    assert not [r for r in stored if r.comment and contradicts(r.nps_category, r.comment)]
+    assert not [r for r in stored if r.comment and ("{" in r.comment or "/" in r.comment)]
+    bands = {"detractor": (1, 3), "passive": (3, 5), "promoter": (4, 5)}
+    assert all(
+        bands[r.nps_category][0] <= r.csat_score <= bands[r.nps_category][1]
+        for r in stored
+        if r.csat_score is not None
+    )
+
+
+def test_broken_answers_keep_the_records_before_the_break(job_env, db, ollama, capsys):
+    b = ollama.behaviour
+    b.truncate_rate, b.control_char_rate, b.wrong_count_rate = 0.15, 0.15, 0.1
+    result = run_in_process(capsys)
+    assert result.code == 0, result.lines[-1]
+    assert slot_summary(db) == (1000, 1000, 1, 1000)
+    injected = ollama.stats.injected
+    broken = [line for line in result.events("records_dropped") if not line["answer_complete"]]
+    # Every cut-off or broken answer gave its first record, and no call was lost whole.
+    assert len(broken) == injected["truncated"] + injected["control_char"] > 0
+    assert all(line["kept"] >= 1 for line in broken)
+    summary = result.last("job_finished")
+    assert summary["unusable_calls"] == 0 and summary["retries"] == 0
+    reasons = summary["dropped_reasons"]
+    assert 0 < reasons.get("extra_record", 0) <= injected["wrong_count"]
+    assert reasons.get("incomplete_record", 0) <= injected["truncated"]
+    with db.engine.connect() as conn:
+        comments = conn.execute(text("SELECT comment FROM app.survey_response")).scalars().all()
+    assert not [c for c in comments if c and ("\n" in c or "\t" in c)]
+
+
+def test_a_re_ask_changes_the_topic_the_style_and_the_temperature(job_env, db, ollama, capsys):
+    ollama.behaviour.near_duplicate_rate = 0.3
+    result = run_in_process(capsys, "generate", "--target", "200")
+    assert result.code == 0, result.lines[-1]
+    temperatures = ollama.stats.temperatures
+    assert min(temperatures) == 0.8 and 0.8 < max(temperatures) <= 1.2
+    # The same slot asked twice: the second prompt tells another topic and style.
+    first_prompt = ollama.stats.prompts[0]
+    again = [p for t, p in zip(temperatures, ollama.stats.prompts, strict=True) if t > 0.8]
+    assert again and all(p not in first_prompt for p in again)
 
 
 def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
@@ -192,7 +253,7 @@ def test_ollama_down_fails_clearly_within_the_bound(job_env, db):
     result = run_job(
         job_env,
         OLLAMA_HOST=host,
-        OLLAMA_MAX_ATTEMPTS="3",
+        OLLAMA_MODEL_WAIT_SECONDS="2",
         OLLAMA_BACKOFF_SECONDS="0.2",
         OLLAMA_BACKOFF_MAX_SECONDS="0.5",
         timeout=60,
@@ -201,9 +262,12 @@ def test_ollama_down_fails_clearly_within_the_bound(job_env, db):
     assert result.code == 1
     failure = result.lines[-1]  # real output: every line parsed as JSON
     assert failure["event"] == "job_failed" and failure["level"] == "error"
-    assert failure["cause"] == "OllamaUnavailable"
+    assert failure["cause"] == "ModelMissing"
     assert host in failure["error"] and "test-model" in failure["error"]
-    assert len(result.events("ollama_retry")) == 2
+    assert (
+        "cannot connect" in failure["error"] and "OLLAMA_MODEL_WAIT_SECONDS=2" in failure["error"]
+    )
+    assert result.events("model_waiting")
     assert_one_run_id(result)
     assert "Traceback" not in result.stderr
     run = job_runs(db)[-1]
@@ -243,3 +307,79 @@ def test_a_run_marked_running_by_a_dead_process_is_marked_interrupted(job_env, d
     assert result.last("stale_run_marked_interrupted")["stale_run_id"] == str(dead)
     statuses = {str(r["run_id"]): r["status"] for r in job_runs(db)}
     assert statuses[str(dead)] == "interrupted"
+
+
+def test_a_server_that_fails_every_call_is_given_up_in_bounded_time(job_env, db, ollama):
+    ollama.behaviour.error_rate = 1.0  # the model is there; every answer is an HTTP 500
+    started = time.monotonic()
+    result = run_job(
+        job_env,
+        OLLAMA_GIVE_UP_SECONDS="2",
+        OLLAMA_BACKOFF_SECONDS="0.1",
+        OLLAMA_BACKOFF_MAX_SECONDS="0.3",
+        timeout=60,
+    )
+    assert time.monotonic() - started < 20
+    assert result.code == 1
+    failure = result.last("job_failed")
+    assert failure["cause"] == "OllamaUnavailable"
+    assert "OLLAMA_GIVE_UP_SECONDS=2" in failure["error"] and "HTTP 500" in failure["error"]
+    assert ollama.url in failure["error"] and "test-model" in failure["error"]
+    assert slot_summary(db)[0] == 0
+    assert job_runs(db)[-1]["status"] == "failed"
+
+
+def test_each_call_caps_its_output_from_the_batch(job_env, db, ollama, capsys):
+    result = run_in_process(capsys, "generate", "--target", "60")
+    assert result.code == 0
+    calls = [
+        (prompt, limit)
+        for prompt, limit in zip(ollama.stats.prompts, ollama.stats.num_predicts, strict=True)
+        if prompt.startswith("Write ")
+    ]
+    assert len(calls) == 6
+    for prompt, limit in calls:
+        cases = prompt.count("\n")
+        comments = prompt.count("about: ")
+        expected = (
+            records.TOKENS_PER_ANSWER
+            + records.TOKENS_PER_RECORD * cases
+            + records.TOKENS_PER_COMMENT * comments
+        )
+        assert limit == expected < 1000
+
+
+def test_the_schema_and_users_are_ready_while_the_model_is_still_missing(job_env, db, ollama):
+    """The dashboard can log people in during a first download: the job applies the schema and
+    creates the users before it waits for the model, and says what it waits for."""
+    ollama.behaviour.models = set()  # not pulled yet; the ollama-pull service is still at it
+    process = subprocess.Popen(
+        job_command("run"),
+        cwd=REPO,
+        env=subprocess_env(job_env, JOB_TARGET_RESPONSES="50", OLLAMA_PULL_MODEL="false"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        phase = None
+        while time.monotonic() < deadline and phase != "waiting_for_model":
+            time.sleep(0.2)
+            with db.engine.connect() as conn:
+                phase = conn.execute(
+                    text("SELECT phase FROM reporting.latest_job_run WHERE alive")
+                ).scalar()
+        assert phase == "waiting_for_model"
+        assert scalar(db, "SELECT count(*) FROM app.users WHERE username = 'admin'") == 1
+        with db.dashboard_engine.connect() as conn:  # the read-only role can see the status
+            status = conn.execute(text("SELECT * FROM reporting.latest_job_run")).mappings().one()
+        assert status["alive"] and status["model"] == "test-model"
+        ollama.add_model("test-model")  # the pull finished
+        out, _err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    lines = parse_json_lines(out)
+    assert any(line["event"] == "model_waiting" for line in lines)
+    assert slot_summary(db) == (50, 50, 1, 50)
