@@ -31,6 +31,7 @@ from npscsat.reporting import (
     Option,
     PeriodTotals,
     ReportFilter,
+    SourceOption,
 )
 
 CACHE_TTL = timedelta(seconds=60)
@@ -64,6 +65,7 @@ class Lookups:
     latest_run: JobRunStatus | None
     channels: list[Option]
     customer_types: list[Option]
+    sources: list[SourceOption]
 
 
 # --- plain reads (no Streamlit): used by the page through the caches below and by benchmarks
@@ -88,6 +90,7 @@ def fetch_lookups(conn: Connection) -> Lookups:
         latest_run=reporting.fetch_latest_job_run(conn),
         channels=reporting.fetch_channels(conn),
         customer_types=reporting.fetch_customer_types(conn),
+        sources=reporting.fetch_sources(conn),
     )
 
 
@@ -161,9 +164,10 @@ def load_overview(
     end: date,
     channels: tuple[str, ...] | None,
     customer_types: tuple[str, ...] | None,
+    sources: tuple[str, ...] | None,
     granularity: Granularity,
 ) -> Overview:
-    selection = ReportFilter(start, end, channels, customer_types)
+    selection = ReportFilter(start, end, channels, customer_types, sources)
     return _read(database_url, fetch_overview, selection, granularity)
 
 
@@ -174,10 +178,11 @@ def load_comments(
     end: date,
     channels: tuple[str, ...] | None,
     customer_types: tuple[str, ...] | None,
+    sources: tuple[str, ...] | None,
     search: str,
     limit: int,
 ) -> list[Comment]:
-    selection = ReportFilter(start, end, channels, customer_types)
+    selection = ReportFilter(start, end, channels, customer_types, sources)
 
     def reader(conn: Connection) -> list[Comment]:
         return reporting.fetch_comments(conn, selection, search=search, limit=limit)
