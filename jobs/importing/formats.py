@@ -217,7 +217,13 @@ def _qualtrics_layout(records: Iterator[Record], mapping: Mapping, file_name: st
         )
     names = _normalised(ids)
     index = {name.lower(): i for i, name in enumerate(names)}
-    defaults = {"external_id": "ResponseId", "responded_at": "EndDate"}
+    # Channel and customer type come from embedded data fields, named like ours by default.
+    defaults = {
+        "external_id": "ResponseId",
+        "responded_at": "EndDate",
+        "channel": "channel",
+        "customer_type": "customer_type",
+    }
     if not any(score in mapping.columns for score in SCORES):
         raise ImportRefused(
             "a Qualtrics export holds every question of the survey: name the NPS and / or CSAT "

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, text
 from jobs import store
 from jobs.errors import JobInterrupted
 from jobs.importing.formats import FIELDS, Layout, Mapping, read_layout
-from jobs.importing.loader import CHUNK_ROWS, Change, ImportLoader
+from jobs.importing.loader import CHUNK_ROWS, Change, DirectLoadClash, ImportLoader
 from jobs.importing.reader import ImportRefused, InputFile, records
 from jobs.importing.validate import ImportRow, RowProblem, RowValidator, Skipped
 from npscsat import sources
@@ -114,9 +114,58 @@ def run_import(
     rejects_path = _rejects_path(options)
     ensure_migrated(engine)
     vocabulary = store.load_vocabulary(engine)
-    halt = halt or threading.Event()
-    report = ImportReport(source, _display_name(options.path), options.file_format, options.dry_run)
+    # A file can be read twice: try the fast path, and redo it the careful way if two of its
+    # rows share an external_id. Standard input can be read once: careful from the start.
+    allow_direct = options.path != "-"
+    while True:
+        report = ImportReport(
+            source, _display_name(options.path), options.file_format, options.dry_run
+        )
+        try:
+            _import_once(
+                engine,
+                options,
+                report,
+                source=source,
+                mapping=mapping,
+                vocabulary=vocabulary,
+                zone=ZoneInfo(business_timezone),
+                now=now or datetime.now(UTC),
+                stdin=stdin,
+                halt=halt or threading.Event(),
+                rejects_path=rejects_path,
+                allow_direct=allow_direct,
+            )
+        except DirectLoadClash:
+            log.info(
+                "import_restarted",
+                reason="two rows share an external_id; checking the file the careful way to "
+                "say which",
+            )
+            allow_direct = False
+            continue
+        break
+    if not options.dry_run and report.imported + report.updated:
+        report.unlabelled_comments = store.count_unclassified(engine)
+    report.duration_s = round(time.monotonic() - started, 2)
+    return report
 
+
+def _import_once(
+    engine: Engine,
+    options: ImportOptions,
+    report: ImportReport,
+    *,
+    source: str,
+    mapping: Mapping,
+    vocabulary: store.Vocabulary,
+    zone: ZoneInfo,
+    now: datetime,
+    stdin: BinaryIO | None,
+    halt: threading.Event,
+    rejects_path: Path | None,
+    allow_direct: bool,
+) -> None:
     input_file = InputFile(options.path, stdin)
     rejects = RejectsFile(rejects_path) if rejects_path else None
     try:
@@ -126,8 +175,8 @@ def run_import(
             layout,
             channels=vocabulary.channels,
             customer_types=vocabulary.customer_types,
-            business_timezone=ZoneInfo(business_timezone),
-            now=now or datetime.now(UTC),
+            business_timezone=zone,
+            now=now,
         )
         log.info(
             "import_started",
@@ -138,14 +187,16 @@ def run_import(
             compressed=input_file.compressed,
             dry_run=options.dry_run,
         )
-        import_id = uuid.uuid4()
-        with ImportLoader(engine, source, import_id) as loader:
-            shown = _read_and_stage(
+        with ImportLoader(engine, source, uuid.uuid4(), allow_direct=allow_direct) as loader:
+            problems = _read_and_stage(
                 rows, input_file, layout, validator, loader, report, rejects, halt
             )
-            shown = _leave_out_duplicates(loader, report, rejects, shown)
+            problems += _leave_out_duplicates(loader, report, rejects, len(problems))
+            for problem in problems:
+                log.warning("row_invalid", line=problem.line, problem=problem.message)
             if report.rejected and not options.skip_invalid:
-                raise ImportRefused(_refusal(report, shown, rejects_path or _rejects_hint(options)))
+                hint = rejects_path or _rejects_hint(options)
+                raise ImportRefused(_refusal(report, len(problems), hint))
             matches = loader.match_existing(MAX_SHOWN)
             report.already_present, report.changed = matches.already_present, matches.changed
             for change in matches.examples:
@@ -174,10 +225,6 @@ def run_import(
         input_file.close()
         if rejects is not None:
             rejects.discard()
-    if not options.dry_run and report.imported + report.updated:
-        report.unlabelled_comments = store.count_unclassified(engine)
-    report.duration_s = round(time.monotonic() - started, 2)
-    return report
 
 
 def ensure_migrated(engine: Engine) -> None:
@@ -199,10 +246,11 @@ def _read_and_stage(
     rejects: RejectsFile | None,
     halt: threading.Event,
 ) -> int:
-    """Streams the file into the staging table; returns how many problems were logged."""
+    """Streams the file into the database; returns the first MAX_SHOWN problems (logged by
+    the caller once the file is through, so a restarted import does not list them twice)."""
     progress = ImportProgress(input_file.size)
     chunk: list[ImportRow] = []
-    shown = 0
+    shown: list[RowProblem] = []
     for record in rows:
         report.rows_read += 1
         result = validator.check(record)
@@ -220,10 +268,7 @@ def _read_and_stage(
             report.skipped_reasons[result.reason] += 1
         else:
             report.invalid_rows += 1
-            for problem in result:
-                if shown < MAX_SHOWN:
-                    log.warning("row_invalid", line=problem.line, problem=problem.message)
-                    shown += 1
+            shown.extend(result[: MAX_SHOWN - len(shown)])
             if rejects is not None:
                 rejects.add(record.line, result, _record_values(layout, record.fields))
     loader.stage(chunk)
@@ -234,28 +279,27 @@ def _read_and_stage(
 
 def _leave_out_duplicates(
     loader: ImportLoader, report: ImportReport, rejects: RejectsFile | None, shown: int
-) -> int:
+) -> list[RowProblem]:
     """External ids that appear more than once: every line holding one is refused (which of
-    them is right cannot be known)."""
+    them is right cannot be known). Returns the problems to show, within MAX_SHOWN."""
     examples, rows = loader.duplicates(MAX_SHOWN)
+    problems: list[RowProblem] = []
     if not rows:
-        return shown
+        return problems
     report.duplicate_rows = rows
     for duplicate in examples:
         for line in duplicate.lines:
-            if shown >= MAX_SHOWN:
+            if shown + len(problems) >= MAX_SHOWN:
                 break
             others = ", ".join(str(other) for other in duplicate.lines if other != line)
-            problem = _duplicate_problem(line, duplicate.external_id, others)
-            log.warning("row_invalid", line=line, problem=problem.message)
-            shown += 1
+            problems.append(_duplicate_problem(line, duplicate.external_id, others))
     if rejects is not None:
         for row, lines in loader.duplicate_rows():
             line, external_id = row[0], row[1]
             others = ", ".join(str(other) for other in lines if other != line)
             rejects.add(line, [_duplicate_problem(line, external_id, others)], _stored_values(row))
     loader.drop_duplicates()
-    return shown
+    return problems
 
 
 def _duplicate_problem(line: int, external_id: str, others: str) -> RowProblem:

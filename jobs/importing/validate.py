@@ -9,9 +9,11 @@ time zone when the file names one, else in BUSINESS_TIMEZONE).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from jobs.importing.formats import FIELDS, Layout, shown_value
@@ -22,10 +24,13 @@ COMMENT_MAX = 1000  # survey_response_comment_length
 EARLIEST = datetime(1990, 1, 1, tzinfo=ZoneInfo("UTC"))
 FUTURE_SLACK = timedelta(hours=1)  # clocks differ; an hour ahead is still "now"
 (_ID, _AT, _CHANNEL, _TYPE, _NPS, _CSAT, _COMMENT) = range(len(FIELDS))
+# The fast path's score lookups: exactly the texts of valid scores ("" and no column: None).
+_NPS_TEXTS = {str(score): score for score in range(11)} | {"": None, None: None}
+_CSAT_TEXTS = {str(score): score for score in range(1, 6)} | {"": None, None: None}
+_MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRow:
+class ImportRow(NamedTuple):  # made a million times: a NamedTuple is 3x cheaper than a dataclass
     line: int
     external_id: str
     responded_at: datetime  # aware
@@ -80,8 +85,89 @@ class RowValidator:
         self.customer_types = _lookup(customer_types)
         self._channel_codes = ", ".join(channels)
         self._type_codes = ", ".join(customer_types)
+        # The fast path's lookups: the exact spellings only (code or label, as stored).
+        self._exact_channels = {label: code for code, label in channels.items()} | {
+            code: code for code in channels
+        }
+        self._exact_types = {label: code for code, label in customer_types.items()} | {
+            code: code for code in customer_types
+        }
+        # Our fields of a record in one C call: file columns, then the --set values appended.
+        constants = [c for c in layout.constants if c is not None]
+        width = layout.width
+        tail = iter(range(width, width + len(constants)))
+        self._constants = constants
+        self._pick = operator.itemgetter(
+            *[
+                p if p is not None else (next(tail) if c is not None else -1)
+                for p, c in zip(layout.positions, layout.constants, strict=True)
+            ]
+        )
+        self._absent = [
+            i
+            for i, (p, c) in enumerate(zip(layout.positions, layout.constants, strict=True))
+            if p is None and c is None
+        ]
 
     def check(self, record: Record) -> ImportRow | Skipped | list[RowProblem]:
+        """The row, checked; or why it is skipped; or every problem it has."""
+        fast = self._fast(record)
+        if fast is not None:
+            return fast
+        return self.full_check(record)
+
+    def _fast(self, record: Record) -> ImportRow | None:
+        """The common case in a few dictionary lookups: a row whose every value is exactly
+        valid as written. Anything else (spaces to trim, another case, a problem) is left to
+        full_check, the one place that explains."""
+        line, fields = record
+        if len(fields) != self.layout.width or self.layout.unanswered_is_skipped:
+            return None
+        values = self._pick(fields + self._constants if self._constants else fields)
+        if self._absent:
+            values = list(values)
+            for index in self._absent:
+                values[index] = None
+        external_id, at, channel, customer_type, nps, csat, comment = values
+        nps = _NPS_TEXTS.get(nps, _MISSING)
+        csat = _CSAT_TEXTS.get(csat, _MISSING)
+        channel = self._exact_channels.get(channel)
+        customer_type = self._exact_types.get(customer_type)
+        if (
+            nps is _MISSING
+            or csat is _MISSING
+            or (nps is None and csat is None)
+            or channel is None
+            or customer_type is None
+            or not external_id
+            or len(external_id) > EXTERNAL_ID_MAX
+            or not external_id.isprintable()
+            or external_id[0] == " "
+            or external_id[-1] == " "
+        ):
+            return None
+        if comment is not None:
+            if not comment:
+                comment = None
+            elif (
+                len(comment) > COMMENT_MAX
+                or comment[0].isspace()
+                or comment[-1].isspace()
+                or "\r" in comment
+            ):
+                return None
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        if not EARLIEST <= moment <= self.latest:
+            return None
+        return ImportRow(line, external_id, moment, channel, customer_type, nps, csat, comment)
+
+    def full_check(self, record: Record) -> ImportRow | Skipped | list[RowProblem]:
+        """Every rule, with a message for each problem (the slow path)."""
         line, fields = record.line, record.fields
         if len(fields) != self.layout.width:
             return [
