@@ -171,9 +171,8 @@ def main() -> None:
         f"  python -m jobs import, whole process     {import_rate:12,.0f} rows/s  "
         f"({import_s:.1f} s; {big_fields['rows_per_s']:,.0f} rows/s by its own clock)"
     )
-    print(
-        f"  ratio                                    {import_rate / bare_rate:12.2f}  (bar: >= 0.50)"
-    )
+    ratio = import_rate / bare_rate
+    print(f"  ratio                                    {ratio:12.2f}  (bar: >= 0.50)")
     print(
         f"  imported={big_fields['imported']:,} already_present={big_fields['already_present']:,}"
     )

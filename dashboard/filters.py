@@ -146,7 +146,7 @@ def render_filters(
     default_last = max((o.last_day for o in defaults), default=last)
     channel_labels = {o.code: o.label for o in channels}
     customer_labels = {o.code: o.label for o in customer_types}
-    source_labels = {o.code: f"{o.label} · {o.responses:,}" for o in sources}
+    source_labels = {o.code: o.label for o in sources}
     with st.sidebar:
         st.header("Filters")
         picked_sources = st.multiselect(

@@ -73,14 +73,14 @@ class Lookups:
 
 def fetch_overview(conn: Connection, selection: ReportFilter, granularity: Granularity) -> Overview:
     """The reads behind a filter change: all from the rollup, none from raw responses. The
-    selection's totals are the sum of its periods (counts and sums add up exactly), which saves
-    a query on every filter change."""
-    series = reporting.fetch_series(conn, selection, granularity)
+    periods, the channels and the selection's totals come from one query (grouping sets, one
+    scan of the rollup), the previous period's totals from a second."""
+    breakdown = reporting.fetch_breakdown(conn, selection, granularity)
     return Overview(
-        totals=sum((period.totals for period in series), Totals()),
+        totals=breakdown.totals,
         previous=reporting.fetch_totals(conn, selection.previous_period()),
-        series=series,
-        by_channel=reporting.fetch_by_channel(conn, selection),
+        series=breakdown.series,
+        by_channel=breakdown.by_channel,
     )
 
 

@@ -51,6 +51,25 @@ _BY_CHANNEL_SQL = text(f"""
      GROUP BY r.channel, c.label, c.sort_order
      ORDER BY c.sort_order
 """)  # noqa: S608
+# A filter change's periods, channels and whole-selection totals in one scan of the rollup
+# (grouping sets), instead of one scan each.
+_BREAKDOWN_SQL = text(f"""
+    SELECT GROUPING(reporting.period_start(:granularity, r.day)) AS by_channel,
+           GROUPING(r.channel) AS by_period,
+           reporting.period_start(:granularity, r.day) AS period_start,
+           reporting.period_label(:granularity, reporting.period_start(:granularity, r.day))
+               AS period_label,
+           r.channel, c.label, c.sort_order,
+           {_TOTAL_COLUMNS}
+      FROM reporting.daily_rollup r
+      JOIN reporting.channel c ON c.code = r.channel
+     WHERE {_SELECTION}
+     GROUP BY GROUPING SETS (
+         (reporting.period_start(:granularity, r.day),
+          reporting.period_label(:granularity, reporting.period_start(:granularity, r.day))),
+         (r.channel, c.label, c.sort_order),
+         ())
+""")  # noqa: S608
 _COMMENT_COLUMNS = (
     "id, responded_at, channel, customer_type, source, nps_score, csat_score, nps_category, "
     "sentiment, comment"
@@ -239,6 +258,39 @@ def fetch_by_channel(conn: Connection, selection: ReportFilter) -> list[ChannelT
         return []
     rows = conn.execute(_BY_CHANNEL_SQL, _selection_params(selection)).mappings()
     return [ChannelTotals(row["channel"], row["label"], Totals.from_mapping(row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    totals: Totals
+    series: list[PeriodTotals]
+    by_channel: list[ChannelTotals]
+
+
+def fetch_breakdown(
+    conn: Connection, selection: ReportFilter, granularity: Granularity
+) -> Breakdown:
+    """What fetch_totals, fetch_series and fetch_by_channel answer, in one query: the periods
+    (oldest first), the channels (in display order) and the whole selection."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if selection.matches_nothing:
+        return Breakdown(Totals(), [], [])
+    params = {**_selection_params(selection), "granularity": granularity}
+    totals, series, channels = Totals(), [], []
+    for row in conn.execute(_BREAKDOWN_SQL, params).mappings():
+        figures = Totals.from_mapping(row)
+        if row["by_period"] and row["by_channel"]:
+            totals = figures
+        elif row["by_period"]:
+            series.append(PeriodTotals(row["period_start"], row["period_label"], figures))
+        else:
+            channels.append(
+                (row["sort_order"], ChannelTotals(row["channel"], row["label"], figures))
+            )
+    series.sort(key=lambda period: period.period_start)
+    channels.sort(key=lambda pair: pair[0])
+    return Breakdown(totals, series, [channel for _, channel in channels])
 
 
 def _like_pattern(search: str) -> str:

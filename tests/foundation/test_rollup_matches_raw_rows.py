@@ -196,6 +196,14 @@ def assert_reporting_matches(conn, rows: list[dict], zone: str) -> None:
     assert series(conn, "month") == expected_totals(
         rows, zone, lambda row, day: (month_label(day),)
     )
+    # The page's one-query breakdown answers what the three separate queries answer.
+    for sources in (None, ("import:zendesk",)):
+        everything = reporting.ReportFilter(date(2024, 1, 1), date(2026, 12, 31), sources=sources)
+        for granularity in ("day", "week", "month"):
+            breakdown = reporting.fetch_breakdown(conn, everything, granularity)
+            assert breakdown.series == reporting.fetch_series(conn, everything, granularity)
+            assert breakdown.by_channel == reporting.fetch_by_channel(conn, everything)
+            assert breakdown.totals == reporting.fetch_totals(conn, everything)
     real = ("survey", "import:zendesk", "import:qualtrics")
     assert series(conn, "week", sources=real) == expected_totals(
         [r for r in rows if r["source"] in real], zone, lambda row, day: (iso_week_label(day),)
