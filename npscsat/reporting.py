@@ -54,21 +54,21 @@ _BY_CHANNEL_SQL = text(f"""
 # A filter change's periods, channels and whole-selection totals in one scan of the rollup
 # (grouping sets), instead of one scan each.
 _BREAKDOWN_SQL = text(f"""
-    SELECT GROUPING(reporting.period_start(:granularity, r.day)) AS by_channel,
-           GROUPING(r.channel) AS by_period,
-           reporting.period_start(:granularity, r.day) AS period_start,
-           reporting.period_label(:granularity, reporting.period_start(:granularity, r.day))
-               AS period_label,
-           r.channel, c.label, c.sort_order,
-           {_TOTAL_COLUMNS}
-      FROM reporting.daily_rollup r
-      JOIN reporting.channel c ON c.code = r.channel
-     WHERE {_SELECTION}
-     GROUP BY GROUPING SETS (
-         (reporting.period_start(:granularity, r.day),
-          reporting.period_label(:granularity, reporting.period_start(:granularity, r.day))),
-         (r.channel, c.label, c.sort_order),
-         ())
+    WITH grouped AS (
+        SELECT GROUPING(reporting.period_start(:granularity, day)) AS by_channel,
+               GROUPING(channel) AS by_period,
+               reporting.period_start(:granularity, day) AS period_start,
+               channel,
+               {_TOTAL_COLUMNS}
+          FROM reporting.daily_rollup
+         WHERE {_SELECTION}
+         GROUP BY GROUPING SETS ((reporting.period_start(:granularity, day)), (channel), ())
+    )
+    -- Labels after the aggregation: once per period and channel, not once per rollup row.
+    SELECT g.*, reporting.period_label(:granularity, g.period_start) AS period_label,
+           c.label, c.sort_order
+      FROM grouped g
+      LEFT JOIN reporting.channel c ON c.code = g.channel
 """)  # noqa: S608
 _COMMENT_COLUMNS = (
     "id, responded_at, channel, customer_type, source, nps_score, csat_score, nps_category, "
