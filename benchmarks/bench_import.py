@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from jobs.importing.formats import FIELDS
 from jobs.migrate import run_migrate
 from npscsat.db import create_db_engine
 from tests.pg import admin_server, throwaway_database
@@ -53,17 +54,7 @@ def write_files(folder: Path, count: int, seed: int) -> tuple[Path, Path]:
     csv_path, copy_path = folder / f"responses_{count}.csv", folder / f"responses_{count}.tsv"
     with csv_path.open("w", newline="") as csv_file, copy_path.open("w") as copy_file:
         writer = csv.writer(csv_file)
-        writer.writerow(
-            [
-                "external_id",
-                "responded_at",
-                "channel",
-                "customer_type",
-                "nps_score",
-                "csat_score",
-                "comment",
-            ]
-        )
+        writer.writerow(FIELDS)
         for number in range(count):
             at = end - timedelta(seconds=rnd.randrange(365 * 86_400))
             nps = "" if rnd.random() < 0.05 else str(rnd.randrange(11))

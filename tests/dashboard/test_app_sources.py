@@ -29,6 +29,7 @@ from tests.dashboard.conftest import (
     synthetic_responses,
 )
 from tests.dashboard.test_app_home import chart_data, metrics
+from tests.recompute import totals_of
 
 LAST_DAY = date(2026, 11, 30)
 NOTICE = "demo data written by a language model"
@@ -230,16 +231,7 @@ answer = st.one_of(
 def test_figures_margins_and_csv_of_any_mix_equal_a_recomputation(answers):
     nps = [n for n, _ in answers if n is not None]
     csat = [c for _, c in answers if c is not None]
-    totals = Totals(
-        responses=len(answers),
-        promoters=sum(n >= 9 for n in nps),
-        passives=sum(7 <= n <= 8 for n in nps),
-        detractors=sum(n <= 6 for n in nps),
-        nps_sum=sum(nps),
-        csat_count=len(csat),
-        csat_sum=sum(csat),
-        csat_satisfied=sum(c >= 4 for c in csat),
-    )
+    totals = totals_of(answers)
     f = figures_of(totals, 30)
     assert (f.responses, f.nps_responses, f.csat_responses) == (len(answers), len(nps), len(csat))
     if nps:

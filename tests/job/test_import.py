@@ -29,6 +29,7 @@ from npscsat import reporting
 from npscsat.metrics import Totals
 from tests.conftest import reset_data
 from tests.job.conftest import REPO, job_command, parse_json_lines, run_job, scalar, subprocess_env
+from tests.recompute import totals_of
 
 EXAMPLES = REPO / "docs" / "examples"
 NOW = datetime(2026, 12, 31, tzinfo=UTC)  # what "now" is for these files: after all of them
@@ -183,21 +184,7 @@ def recomputed_days(answers_: list[dict], zone: str) -> dict[date, Totals]:
         tz = answer["zone"] or business  # no offset: the business time zone
         day = answer["when"].replace(tzinfo=tz).astimezone(business).date()
         days.setdefault(day, []).append(answer["scores"])
-    result = {}
-    for day, scores in days.items():
-        nps = [n for n, _ in scores if n is not None]
-        csat = [c for _, c in scores if c is not None]
-        result[day] = Totals(
-            responses=len(scores),
-            promoters=sum(n >= 9 for n in nps),
-            passives=sum(7 <= n <= 8 for n in nps),
-            detractors=sum(n <= 6 for n in nps),
-            nps_sum=sum(nps),
-            csat_count=len(csat),
-            csat_sum=sum(csat),
-            csat_satisfied=sum(c >= 4 for c in csat),
-        )
-    return result
+    return {day: totals_of(scores) for day, scores in days.items()}
 
 
 @settings(
