@@ -142,8 +142,8 @@ class RowValidator:
             or not external_id
             or len(external_id) > EXTERNAL_ID_MAX
             or not external_id.isprintable()
-            or external_id[0] == " "
-            or external_id[-1] == " "
+            or external_id[0].isspace()
+            or external_id[-1].isspace()
         ):
             return None
         if comment is not None:

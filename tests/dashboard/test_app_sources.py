@@ -29,6 +29,7 @@ from tests.dashboard.conftest import (
     synthetic_responses,
 )
 from tests.dashboard.test_app_home import chart_data, metrics
+from tests.lookups import restore_channels
 from tests.recompute import totals_of
 
 LAST_DAY = date(2026, 11, 30)
@@ -122,6 +123,34 @@ def test_the_file_name_says_demo_for_generated_data():
     assert export_stem(_Stem(), ["import:zendesk", "generated"]) == (
         "npscsat_2026-11-01_2026-11-30_import-zendesk+demo"
     )
+
+
+def test_a_channel_added_by_the_job_is_offered_by_the_filters(db, app_env):
+    from jobs.lookups import add_code
+
+    insert_user(db.engine, "alice")
+    try:
+        assert add_code(db.engine, "channel", "sms", "Text message")
+        insert_responses(
+            db.engine,
+            [
+                Response(
+                    datetime(2026, 11, 30, 12, tzinfo=UTC),
+                    channel="sms",
+                    source="import:helpdesk",
+                    external_id="s-1",
+                )
+            ],
+        )
+        at = signed_in()
+        channels = at.multiselect(key="filter_channels")
+        assert "Text message" in channels.options and "sms" in channels.value
+        assert metrics(at)["Responses"][0] == "1"
+        assert [row["channel"] for row in at.dataframe[0].value.to_dict("records")] == [
+            "Text message"
+        ]
+    finally:
+        restore_channels(db.engine)
 
 
 # --- periods with CSAT answers only, or NPS answers only ------------------------------------

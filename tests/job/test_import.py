@@ -29,6 +29,7 @@ from npscsat import reporting
 from npscsat.metrics import Totals
 from tests.conftest import reset_data
 from tests.job.conftest import REPO, job_command, parse_json_lines, run_job, scalar, subprocess_env
+from tests.lookups import restore_channels
 from tests.recompute import totals_of
 
 EXAMPLES = REPO / "docs" / "examples"
@@ -569,16 +570,7 @@ def test_set_gives_every_row_one_value(db, tmp_path):
 def extra_channel(db):
     """Adds a channel for one test and takes it away again (the session database is shared)."""
     yield "sms"
-    with db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM app.survey_response WHERE channel::text = 'sms'"))
-        conn.execute(text("DELETE FROM app.channel WHERE code = 'sms'"))
-        conn.execute(text("ALTER DOMAIN app.channel_code DROP CONSTRAINT channel_code_check"))
-        conn.execute(
-            text(
-                "ALTER DOMAIN app.channel_code ADD CONSTRAINT channel_code_check CHECK "
-                "(VALUE IN ('phone', 'email', 'chat', 'whatsapp', 'self_service'))"
-            )
-        )
+    restore_channels(db.engine)
 
 
 def test_an_unknown_channel_can_be_added_by_a_job_subcommand(db, job_env, tmp_path, extra_channel):
