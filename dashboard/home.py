@@ -183,8 +183,12 @@ _KPI_HELP = {
     "responses": "Survey responses in the selection: each answers NPS, CSAT or both, so the "
     "NPS and CSAT figures each have their own n.",
 }
-_KPI_N = {"nps": "nps_responses", "mean_nps": "nps_responses", "csat": "csat_responses"}
-_KPI_N["mean_csat"] = "csat_responses"
+_KPI_N = {  # the n each card's figure is computed on
+    "nps": "nps_responses",
+    "mean_nps": "nps_responses",
+    "csat": "csat_responses",
+    "mean_csat": "csat_responses",
+}
 _N_NOUNS = {"nps_responses": "NPS answers", "csat_responses": "CSAT answers"}
 
 

@@ -170,6 +170,17 @@ class ImportLoader:
         self._matched = False
 
     def __enter__(self) -> ImportLoader:
+        try:
+            self._begin()
+        except BaseException:
+            self.connection.rollback()
+            self.connection.close()
+            raise
+        self._writer = threading.Thread(target=self._write, name="import-staging", daemon=True)
+        self._writer.start()
+        return self
+
+    def _begin(self) -> None:
         with self._errors("starting the import"), self.connection.cursor() as cur:
             cur.execute(
                 "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_KEY, self.source)
@@ -187,9 +198,6 @@ class ImportLoader:
             )
             self.source_had_rows = cur.fetchone()[0]
         self.direct = self.allow_direct and not self.source_had_rows
-        self._writer = threading.Thread(target=self._write, name="import-staging", daemon=True)
-        self._writer.start()
-        return self
 
     def __exit__(self, *exc_info) -> None:
         self._stop_writer()

@@ -114,6 +114,7 @@ def run_import(
     rejects_path = _rejects_path(options)
     ensure_migrated(engine)
     vocabulary = store.load_vocabulary(engine)
+    halt = halt or threading.Event()
     # A file can be read twice: try the fast path, and redo it the careful way if two of its
     # rows share an external_id. Standard input can be read once: careful from the start.
     allow_direct = options.path != "-"
@@ -132,7 +133,7 @@ def run_import(
                 zone=ZoneInfo(business_timezone),
                 now=now or datetime.now(UTC),
                 stdin=stdin,
-                halt=halt or threading.Event(),
+                halt=halt,
                 rejects_path=rejects_path,
                 allow_direct=allow_direct,
             )
@@ -245,7 +246,7 @@ def _read_and_stage(
     report: ImportReport,
     rejects: RejectsFile | None,
     halt: threading.Event,
-) -> int:
+) -> list[RowProblem]:
     """Streams the file into the database; returns the first MAX_SHOWN problems (logged by
     the caller once the file is through, so a restarted import does not list them twice)."""
     progress = ImportProgress(input_file.size)

@@ -611,6 +611,18 @@ def test_the_classify_step_labels_imported_comments(db, job_env, capsys, tmp_pat
     assert labels == {"T-1": "positive", "T-2": "negative", "T-3": None}
 
 
+def test_one_import_per_source_at_a_time(db, tmp_path):
+    path = write_csv(tmp_path / "crm.csv", [good_row()])
+    with db.engine.connect() as other:  # another import of import:crm holds its lock
+        other.execute(text("SELECT pg_advisory_xact_lock(7311028, hashtext('import:crm'))"))
+        _, error, _ = attempt(db, path)
+        assert "another import into import:crm is running" in error
+        report, error, _ = attempt(db, path, source_name="other")  # another source: fine
+        assert error == "" and report.imported == 1
+    report, _, _ = attempt(db, path)
+    assert report.imported == 1
+
+
 def test_source_names_are_checked(db, tmp_path):
     path = write_csv(tmp_path / "x.csv", [good_row()])
     _, error, _ = attempt(db, path, source_name="Zendesk CSAT")
