@@ -39,6 +39,7 @@ def period_frame(rows: Sequence[PeriodRow], min_sample: int) -> pd.DataFrame:
                 "period_start": pd.Timestamp(row.period_start),
                 "period": row.period_label,
                 "responses": f.responses,
+                "nps_responses": f.nps_responses,
                 "nps": f.nps,
                 "nps_low": f.nps_low,
                 "nps_high": f.nps_high,
@@ -57,6 +58,7 @@ def period_frame(rows: Sequence[PeriodRow], min_sample: int) -> pd.DataFrame:
                 "mean_csat": f.mean_csat,
                 "nps_sample": low if f.low_sample else solid,
                 "csat_sample": low if f.csat_low_sample else solid,
+                "responses_sample": low if f.responses_low_sample else solid,
             }
         )
     return pd.DataFrame.from_records(records)
@@ -123,7 +125,7 @@ def _banded_line(
 def nps_chart(frame: pd.DataFrame, granularity: Granularity, min_sample: int) -> alt.LayerChart:
     tooltip = [
         alt.Tooltip("period:N", title="Period"),
-        alt.Tooltip("responses:Q", title="n", format=","),
+        alt.Tooltip("nps_responses:Q", title="n (NPS answers)", format=","),
         alt.Tooltip("nps:Q", title="NPS", format="+.1f"),
         alt.Tooltip("nps_margin:Q", title="± (95 %)", format=".1f"),
         alt.Tooltip("nps_low:Q", title="95 % low", format="+.1f"),
@@ -178,7 +180,7 @@ def mix_frame(frame: pd.DataFrame) -> pd.DataFrame:
         ("Passives", "passive_pct", "passives"),
         ("Detractors", "detractor_pct", "detractors"),
     ):
-        part = frame[["period_start", "period", "responses"]].copy()
+        part = frame[["period_start", "period", "nps_responses"]].copy()
         part["category"] = category
         part["share"] = frame[share]
         part["count"] = frame[count]
@@ -210,7 +212,7 @@ def mix_chart(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("category:N", title="Category"),
                 alt.Tooltip("count:Q", title="Responses", format=","),
                 alt.Tooltip("share:Q", title="Share %", format=".1f"),
-                alt.Tooltip("responses:Q", title="n (period)", format=","),
+                alt.Tooltip("nps_responses:Q", title="n (NPS answers)", format=","),
             ],
         )
         .transform_calculate(category_order=f"indexof({json.dumps(order)}, datum.category)")
@@ -227,15 +229,16 @@ def volume_chart(frame: pd.DataFrame, min_sample: int) -> alt.Chart:
             x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelOverlap=True)),
             y=alt.Y("responses:Q", title="Responses"),
             color=alt.Color(
-                "nps_sample:N",
+                "responses_sample:N",
                 scale=alt.Scale(domain=[solid, low], range=[NPS_COLOUR, LOW_SAMPLE_COLOUR]),
                 legend=alt.Legend(title=None, orient="bottom"),
             ),
             tooltip=[
                 alt.Tooltip("period:N", title="Period"),
-                alt.Tooltip("responses:Q", title="n", format=","),
+                alt.Tooltip("responses:Q", title="Responses", format=","),
+                alt.Tooltip("nps_responses:Q", title="NPS answers", format=","),
                 alt.Tooltip("csat_responses:Q", title="CSAT answers", format=","),
-                alt.Tooltip("nps_sample:N", title="Sample"),
+                alt.Tooltip("responses_sample:N", title="Sample"),
             ],
         )
         .properties(height=CHART_HEIGHT)
@@ -249,6 +252,8 @@ def channel_frame(rows: Sequence[ChannelRow], min_sample: int) -> pd.DataFrame:
             {
                 "channel": row.label,
                 "responses": row.figures.responses,
+                "nps_responses": row.figures.nps_responses,
+                "csat_responses": row.figures.csat_responses,
                 "nps": row.figures.nps,
                 "nps_low": row.figures.nps_low,
                 "nps_high": row.figures.nps_high,
@@ -271,7 +276,7 @@ def channel_chart(frame: pd.DataFrame, min_sample: int) -> alt.LayerChart:
     order = list(frame["channel"])
     tooltip = [
         alt.Tooltip("channel:N", title="Channel"),
-        alt.Tooltip("responses:Q", title="n", format=","),
+        alt.Tooltip("nps_responses:Q", title="n (NPS answers)", format=","),
         alt.Tooltip("nps:Q", title="NPS", format="+.1f"),
         alt.Tooltip("nps_margin:Q", title="± (95 %)", format=".1f"),
         alt.Tooltip("csat:Q", title="CSAT %", format=".1f"),

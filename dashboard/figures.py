@@ -17,9 +17,11 @@ from npscsat.reporting import ChannelTotals, PeriodTotals
 
 @dataclass(frozen=True)
 class Figures:
-    """Every metric of one group of responses (a period, a channel or the whole selection)."""
+    """Every metric of one group of responses (a period, a channel or the whole selection).
+    Each metric has its own n: `nps_responses` for the NPS ones, `csat_responses` for CSAT."""
 
     responses: int
+    nps_responses: int
     promoters: int
     passives: int
     detractors: int
@@ -38,6 +40,7 @@ class Figures:
     mean_csat: float | None
     low_sample: bool  # fewer NPS answers than the minimum sample
     csat_low_sample: bool  # fewer CSAT answers than the minimum sample
+    responses_low_sample: bool  # fewer responses (of any kind) than the minimum sample
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,10 @@ def figures_of(totals: Totals, min_sample: int) -> Figures:
     else:  # the band never leaves the scale
         nps_low, nps_high = max(-100.0, score - margin), min(100.0, score + margin)
     interval = totals.csat_interval
+    nps_n = totals.nps_count
     return Figures(
         responses=totals.responses,
+        nps_responses=nps_n,
         promoters=totals.promoters,
         passives=totals.passives,
         detractors=totals.detractors,
@@ -76,16 +81,17 @@ def figures_of(totals: Totals, min_sample: int) -> Figures:
         nps_low=nps_low,
         nps_high=nps_high,
         mean_nps=totals.mean_nps,
-        promoter_pct=_share(totals.promoters, totals.responses),
-        passive_pct=_share(totals.passives, totals.responses),
-        detractor_pct=_share(totals.detractors, totals.responses),
+        promoter_pct=_share(totals.promoters, nps_n),
+        passive_pct=_share(totals.passives, nps_n),
+        detractor_pct=_share(totals.detractors, nps_n),
         csat_responses=totals.csat_count,
         csat_pct=totals.csat_pct,
         csat_low=None if interval is None else interval[0],
         csat_high=None if interval is None else interval[1],
         mean_csat=totals.mean_csat,
-        low_sample=is_low_sample(totals.responses, min_sample),
+        low_sample=is_low_sample(nps_n, min_sample),
         csat_low_sample=is_low_sample(totals.csat_count, min_sample),
+        responses_low_sample=is_low_sample(totals.responses, min_sample),
     )
 
 
@@ -124,7 +130,9 @@ class Summary:
     csat: Kpi
     mean_csat: Kpi
     responses: Kpi
-    low_sample: bool
+    low_sample: bool  # fewer responses than the minimum sample
+    nps_responses: int
+    csat_responses: int
 
 
 def summarize(current: Totals, previous: Totals, min_sample: int) -> Summary:
@@ -144,7 +152,9 @@ def summarize(current: Totals, previous: Totals, min_sample: int) -> Summary:
             # No previous data means "no comparison", not "grew from zero".
             float(previous.responses) if previous.responses else None,
         ),
-        low_sample=now.low_sample,
+        low_sample=now.responses_low_sample,
+        nps_responses=now.nps_responses,
+        csat_responses=now.csat_responses,
     )
 
 
@@ -166,9 +176,12 @@ def _csv_cell(value: object) -> object:
     return value
 
 
+SOURCES_COLUMN = "sources"
+
+
 def _columns(row_type: type[PeriodRow] | type[ChannelRow]) -> list[str]:
     own = [f.name for f in fields(row_type) if f.name != "figures"]
-    return own + [f.name for f in fields(Figures)]
+    return [SOURCES_COLUMN, *own] + [f.name for f in fields(Figures)]
 
 
 def _flat(row: PeriodRow | ChannelRow) -> dict[str, object]:
@@ -179,12 +192,17 @@ def _flat(row: PeriodRow | ChannelRow) -> dict[str, object]:
 def to_csv(
     rows: Sequence[PeriodRow] | Sequence[ChannelRow],
     row_type: type[PeriodRow] | type[ChannelRow],
+    sources: Sequence[str],
 ) -> str:
     """A header, then one line per row with every figure as a column; undefined metrics are
-    empty cells. An empty selection still gives a valid file (the header alone)."""
+    empty cells. The first column names the sources the figures cover ("generated" is the
+    demo data), so a file passed on cannot be mistaken for another. An empty selection still
+    gives a valid file (the header alone)."""
+    covered = _csv_cell(" ".join(sources))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=_columns(row_type), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({name: _csv_cell(value) for name, value in _flat(row).items()})
+        cells = {name: _csv_cell(value) for name, value in _flat(row).items()}
+        writer.writerow({SOURCES_COLUMN: covered, **cells})
     return buffer.getvalue()

@@ -7,6 +7,7 @@ comes from the cached rollup reads in dashboard.queries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -31,8 +32,9 @@ from dashboard.formatting import (
     local_timestamp,
     period_span,
 )
+from npscsat import sources as response_sources
 from npscsat.errors import DatabaseUnavailable
-from npscsat.reporting import Comment, JobRunStatus, Option
+from npscsat.reporting import Comment, JobRunStatus, SourceOption
 
 SEARCH_KEY = "comment_search"
 CATEGORY_LABELS = {"promoter": "Promoter", "passive": "Passive", "detractor": "Detractor"}
@@ -86,16 +88,18 @@ def _render(settings: DashboardSettings) -> None:
         _show_no_data(lookups.latest_run)
         return
 
-    selection = render_filters(status, lookups.channels, lookups.customer_types)
+    selection = render_filters(status, lookups.channels, lookups.customer_types, lookups.sources)
     if isinstance(selection, str):
         st.info(selection)
         return
+    _show_demo_notice(selection, lookups.sources)
     overview = queries.load_overview(
         db,
         selection.start,
         selection.end,
         selection.channels,
         selection.customer_types,
+        selection.sources,
         selection.granularity,
     )
     min_sample = settings.dashboard_min_sample
@@ -109,8 +113,8 @@ def _render(settings: DashboardSettings) -> None:
     _show_trends(rows, selection, min_sample)
     channels = channel_rows(overview.by_channel, min_sample)
     _show_channels(channels, min_sample)
-    _show_downloads(rows, channels, selection)
-    _show_comments(settings, selection, lookups.channels, lookups.customer_types, zone)
+    _show_downloads(rows, channels, selection, lookups.sources)
+    _show_comments(settings, selection, lookups, zone)
 
 
 # --- status banners -------------------------------------------------------------------------
@@ -128,6 +132,28 @@ def _show_job_progress(run: JobRunStatus | None, zone: str) -> None:
         st.progress(min(1.0, run.written / run.target))
     else:
         st.info(f"**Generation is running:** {run.written:,} responses written so far.")
+
+
+DEMO_NOTICE = (
+    "**Demo data:** these figures include demo data written by a language model (source "
+    "*generated*), not answers from real customers."
+)
+
+
+def _show_demo_notice(selection: Selection, sources: Sequence[SourceOption]) -> None:
+    """Says so plainly whenever generated data is part of what the page shows."""
+    if not selection.shows_demo_data(sources):
+        return
+    if any(not o.is_demo for o in sources):
+        st.warning(
+            DEMO_NOTICE + " Leave *Demo data (generated)* out of **Sources** in the sidebar to "
+            "see real responses only."
+        )
+    else:
+        st.warning(
+            DEMO_NOTICE + " Load your own responses with `python -m jobs import FILE.csv` "
+            "(see docs/importing.md); they are shown instead of the demo data from then on."
+        )
 
 
 def _show_no_data(run: JobRunStatus | None) -> None:
@@ -154,13 +180,24 @@ _KPI_HELP = {
     "mean_nps": "Average answer to 'how likely are you to recommend us?' (0-10).",
     "csat": "Share of CSAT answers scoring 4 or 5 of 5. ± is half the 95 % Wilson interval.",
     "mean_csat": "Average CSAT answer (1-5).",
-    "responses": "Survey responses in the selection.",
+    "responses": "Survey responses in the selection: each answers NPS, CSAT or both, so the "
+    "NPS and CSAT figures each have their own n.",
 }
+_KPI_N = {  # the n each card's figure is computed on
+    "nps": "nps_responses",
+    "mean_nps": "nps_responses",
+    "csat": "csat_responses",
+    "mean_csat": "csat_responses",
+}
+_N_NOUNS = {"nps_responses": "NPS answers", "csat_responses": "CSAT answers"}
 
 
 def _kpi_help(kpi: Kpi, selection: Selection, min_sample: int, summary: Summary) -> str:
     previous = selection.report_filter().previous_period()
     lines = [_KPI_HELP[kpi.key]]
+    n_field = _KPI_N.get(kpi.key)
+    if n_field is not None:
+        lines.append(f"n = {getattr(summary, n_field):,} {_N_NOUNS[n_field]}.")
     if kpi.interval is not None:
         lines.append(f"95 % interval: {kpi.interval[0]:.1f} to {kpi.interval[1]:.1f}.")
     lines.append(
@@ -203,6 +240,11 @@ def _show_kpis(
             border=True,
             chart_data=spark if len(spark) > 1 else None,
         )
+    st.caption(
+        f"n: {summary.nps_responses:,} NPS answers · {summary.csat_responses:,} CSAT answers · "
+        f"{int(summary.responses.value or 0):,} responses (a response may answer one question "
+        "or both)."
+    )
 
 
 # --- charts ---------------------------------------------------------------------------------
@@ -254,14 +296,26 @@ def _show_channels(rows: Sequence[ChannelRow], min_sample: int) -> None:
     )
 
 
+def export_stem(selection: Selection, sources: Sequence[str]) -> str:
+    """The CSV files' name: the period and the sources they cover (demo data named as such)."""
+    parts = [
+        "demo" if code == response_sources.GENERATED else code.replace(":", "-") for code in sources
+    ]
+    return f"npscsat_{selection.start}_{selection.end}_{'+'.join(parts) or 'no-source'}"
+
+
 def _show_downloads(
-    rows: Sequence[PeriodRow], channels: Sequence[ChannelRow], selection: Selection
+    rows: Sequence[PeriodRow],
+    channels: Sequence[ChannelRow],
+    selection: Selection,
+    offered: Sequence[SourceOption],
 ) -> None:
-    stem = f"npscsat_{selection.start}_{selection.end}"
+    sources = [o.code for o in selection.shown_sources(offered)]
+    stem = export_stem(selection, sources)
     left, right, _ = st.columns([1, 1, 2])
     left.download_button(
         f"Figures per {PERIOD_NOUNS[selection.granularity]} (CSV)",
-        data=to_csv(rows, PeriodRow),
+        data=to_csv(rows, PeriodRow, sources),
         file_name=f"{stem}_per_{selection.granularity}.csv",
         mime="text/csv",
         key="download_periods",
@@ -270,24 +324,21 @@ def _show_downloads(
     )
     right.download_button(
         "Figures per channel (CSV)",
-        data=to_csv(channels, ChannelRow),
+        data=to_csv(channels, ChannelRow, sources),
         file_name=f"{stem}_per_channel.csv",
         mime="text/csv",
         key="download_channels",
         icon=":material/download:",
         on_click="ignore",
     )
+    st.caption(f"The files cover the sources: {escape_markdown(', '.join(sources))}.")
 
 
 # --- comments -------------------------------------------------------------------------------
 
 
 def _show_comments(
-    settings: DashboardSettings,
-    selection: Selection,
-    channels: Sequence[Option],
-    customer_types: Sequence[Option],
-    zone: str,
+    settings: DashboardSettings, selection: Selection, lookups: queries.Lookups, zone: str
 ) -> None:
     st.subheader("What customers wrote")
     search = st.text_input(
@@ -302,6 +353,7 @@ def _show_comments(
         selection.end,
         selection.channels,
         selection.customer_types,
+        selection.sources,
         search.strip(),
         settings.dashboard_comments_limit,
     )
@@ -312,26 +364,42 @@ def _show_comments(
         f"The latest {len(comments)} comments of the selection, detractors first"
         + (" (matching the search)." if search.strip() else ".")
     )
-    channel_labels = {o.code: o.label for o in channels}
-    type_labels = {o.code: o.label for o in customer_types}
+    labels = CommentLabels(
+        channels={o.code: o.label for o in lookups.channels},
+        customer_types={o.code: o.label for o in lookups.customer_types},
+        sources={o.code: o.label for o in lookups.sources},
+    )
     with st.container(height=560):
         for comment in comments:
             with st.container(border=True):
-                st.markdown(_comment_heading(comment, channel_labels, type_labels, zone))
+                st.markdown(_comment_heading(comment, labels, zone))
                 st.text(comment.comment)  # plain text: no Markdown, no HTML
 
 
-def _comment_heading(
-    comment: Comment, channel_labels: dict[str, str], type_labels: dict[str, str], zone: str
-) -> str:
+@dataclass(frozen=True)
+class CommentLabels:
+    channels: dict[str, str]
+    customer_types: dict[str, str]
+    sources: dict[str, str]
+
+
+def _comment_heading(comment: Comment, labels: CommentLabels, zone: str) -> str:
     category = comment.nps_category
     parts = [
-        f":{CATEGORY_COLOURS.get(category, 'gray')}-badge[{CATEGORY_LABELS.get(category, '?')}]",
-        f"NPS **{comment.nps_score}**",
+        (
+            f":{CATEGORY_COLOURS[category]}-badge[{CATEGORY_LABELS[category]}]"
+            if category in CATEGORY_LABELS
+            else ":gray-badge[No NPS]"
+        ),
+        f"NPS **{comment.nps_score}**" if comment.nps_score is not None else "no NPS",
         f"CSAT **{comment.csat_score}**" if comment.csat_score is not None else "no CSAT",
-        escape_markdown(channel_labels.get(comment.channel, comment.channel)),
-        escape_markdown(type_labels.get(comment.customer_type, comment.customer_type)),
+        escape_markdown(labels.channels.get(comment.channel, comment.channel)),
+        escape_markdown(labels.customer_types.get(comment.customer_type, comment.customer_type)),
         f"sentiment {escape_markdown(comment.sentiment)}" if comment.sentiment else "unclassified",
         local_timestamp(comment.responded_at, zone),
     ]
+    if comment.source == response_sources.GENERATED:
+        parts.insert(1, ":gray-badge[Demo data]")
+    else:
+        parts.append(escape_markdown(labels.sources.get(comment.source, comment.source)))
     return " · ".join(parts)

@@ -31,6 +31,7 @@ from npscsat.reporting import (
     Option,
     PeriodTotals,
     ReportFilter,
+    SourceOption,
 )
 
 CACHE_TTL = timedelta(seconds=60)
@@ -64,6 +65,7 @@ class Lookups:
     latest_run: JobRunStatus | None
     channels: list[Option]
     customer_types: list[Option]
+    sources: list[SourceOption]
 
 
 # --- plain reads (no Streamlit): used by the page through the caches below and by benchmarks
@@ -71,14 +73,14 @@ class Lookups:
 
 def fetch_overview(conn: Connection, selection: ReportFilter, granularity: Granularity) -> Overview:
     """The reads behind a filter change: all from the rollup, none from raw responses. The
-    selection's totals are the sum of its periods (counts and sums add up exactly), which saves
-    a query on every filter change."""
-    series = reporting.fetch_series(conn, selection, granularity)
+    periods, the channels and the selection's totals come from one query (grouping sets, one
+    scan of the rollup), the previous period's totals from a second."""
+    breakdown = reporting.fetch_breakdown(conn, selection, granularity)
     return Overview(
-        totals=sum((period.totals for period in series), Totals()),
+        totals=breakdown.totals,
         previous=reporting.fetch_totals(conn, selection.previous_period()),
-        series=series,
-        by_channel=reporting.fetch_by_channel(conn, selection),
+        series=breakdown.series,
+        by_channel=breakdown.by_channel,
     )
 
 
@@ -88,6 +90,7 @@ def fetch_lookups(conn: Connection) -> Lookups:
         latest_run=reporting.fetch_latest_job_run(conn),
         channels=reporting.fetch_channels(conn),
         customer_types=reporting.fetch_customer_types(conn),
+        sources=reporting.fetch_sources(conn),
     )
 
 
@@ -161,9 +164,10 @@ def load_overview(
     end: date,
     channels: tuple[str, ...] | None,
     customer_types: tuple[str, ...] | None,
+    sources: tuple[str, ...] | None,
     granularity: Granularity,
 ) -> Overview:
-    selection = ReportFilter(start, end, channels, customer_types)
+    selection = ReportFilter(start, end, channels, customer_types, sources)
     return _read(database_url, fetch_overview, selection, granularity)
 
 
@@ -174,10 +178,11 @@ def load_comments(
     end: date,
     channels: tuple[str, ...] | None,
     customer_types: tuple[str, ...] | None,
+    sources: tuple[str, ...] | None,
     search: str,
     limit: int,
 ) -> list[Comment]:
-    selection = ReportFilter(start, end, channels, customer_types)
+    selection = ReportFilter(start, end, channels, customer_types, sources)
 
     def reader(conn: Connection) -> list[Comment]:
         return reporting.fetch_comments(conn, selection, search=search, limit=limit)

@@ -9,6 +9,7 @@ at once (nothing half-written either way: every batch is one transaction).
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -20,9 +21,11 @@ from typing import TextIO
 
 import structlog
 
-from jobs import steps, users
+from jobs import lookups, steps, users
 from jobs.config import JobSettings
 from jobs.errors import JobInterrupted
+from jobs.importing.formats import FORMATS
+from jobs.importing.run import ImportOptions, ImportReport, run_import, summary_fields
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
 from npscsat.errors import ConfigError, NpscsatError
@@ -79,7 +82,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     step.add_parser("classify", help="label the sentiment of comments that have none")
     step.add_parser("refresh", help="check the reporting rollup against raw rows; rebuild if off")
+    _add_import_parser(step)
+    for name, kind in (("channels", "channel"), ("customer-types", "customer type")):
+        lookup = step.add_parser(name, help=f"list or add {kind} codes (the dashboard's filters)")
+        action = lookup.add_subparsers(dest="action", metavar="ACTION", required=True)
+        add = action.add_parser("add", help=f"add a {kind} (or relabel an existing code)")
+        add.add_argument("code", help="lowercase letters, digits or _ (what files and rows hold)")
+        add.add_argument("label", help="what the dashboard shows")
+        action.add_parser("list", help=f"list the {kind} codes and labels")
     return parser
+
+
+def _add_import_parser(step) -> None:
+    parser = step.add_parser(
+        "import",
+        help="load survey responses from a CSV file (ours, or a Qualtrics export)",
+        description="Loads every row of a CSV file (.csv.gz too, or - for standard input) in "
+        "one transaction: all rows or none, unless --skip-invalid. Re-importing a file adds "
+        "nothing. The format is in docs/importing.md.",
+    )
+    parser.add_argument("path", metavar="PATH", help='a .csv or .csv.gz file, or "-" for stdin')
+    parser.add_argument(
+        "--source",
+        metavar="NAME",
+        help="the source the rows are stored under, as import:NAME (default: the file's base "
+        "name); keep it the same for every file of one tool",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="npscsat", help="default: npscsat")
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="load the valid rows; write the others, with their problem, to a rejects file",
+    )
+    parser.add_argument(
+        "--rejects-file", metavar="PATH", help="default: NAME.rejects.csv next to the input"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="update stored rows whose external_id is in the file with other values",
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="the file column holding one of our fields, e.g. nps_score=Q1 (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="one value of a field for every row, e.g. channel=email (repeatable)",
+    )
 
 
 class _Signals:
@@ -148,7 +205,45 @@ def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
             )
 
 
-def _run_step(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> RunOutcome | None:
+def _import(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> ImportReport:
+    options = ImportOptions(
+        path=args.path,
+        source_name=args.source,
+        file_format=args.format,
+        skip_invalid=args.skip_invalid,
+        dry_run=args.dry_run,
+        update=args.update,
+        rejects_file=args.rejects_file,
+        maps=args.map,
+        sets=args.set,
+    )
+    binary = getattr(stdin, "buffer", None)
+    if binary is None and isinstance(stdin, io.StringIO):  # in-process callers (tests)
+        binary = io.BytesIO(stdin.getvalue().encode("utf-8"))
+    return run_import(
+        ctx.engine,
+        options,
+        business_timezone=ctx.settings.business_timezone,
+        stdin=binary,
+        halt=ctx.halt,
+    )
+
+
+def _lookup(ctx: JobContext, args: argparse.Namespace) -> None:
+    kind = "channel" if args.step == "channels" else "customer_type"
+    if args.action == "add":
+        added = lookups.add_code(ctx.engine, kind, args.code, args.label)
+        log.info(
+            f"{kind}_added" if added else f"{kind}_relabelled", code=args.code, label=args.label
+        )
+    else:
+        for row in lookups.list_codes(ctx.engine, kind):
+            log.info(kind, code=row.code, label=row.label, sort_order=row.sort_order)
+
+
+def _run_step(
+    ctx: JobContext, args: argparse.Namespace, stdin: TextIO
+) -> RunOutcome | ImportReport | None:
     step = args.step or "run"
     if step == "run":
         steps.migrate(ctx)
@@ -170,6 +265,10 @@ def _run_step(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> RunOu
         return steps.run_data_steps(ctx, generate=False, classify=True, refresh=False)
     elif step == "refresh":
         return steps.run_data_steps(ctx, generate=False, classify=False, refresh=True)
+    elif step == "import":
+        return _import(ctx, args, stdin)
+    elif step in ("channels", "customer-types"):
+        _lookup(ctx, args)
     return None
 
 
@@ -212,7 +311,9 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
             return EXIT_FAILED
         finally:
             ctx.close()
-    if outcome is not None:
+    if isinstance(outcome, ImportReport):
+        log.info("job_finished", step=step, **summary_fields(outcome))
+    elif outcome is not None:
         log.info("job_finished", step=step, **steps.summary_fields(ctx, outcome))
     else:
         log.info("job_finished", step=step, duration_s=round(time.monotonic() - ctx.started, 1))

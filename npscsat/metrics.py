@@ -68,7 +68,8 @@ def is_low_sample(n: int, min_sample: int = DEFAULT_MIN_SAMPLE) -> bool:
 
 @dataclass(frozen=True)
 class Totals:
-    """Counts and sums of a set of responses, as stored in the rollup; metrics derive from it."""
+    """Counts and sums of a set of responses, as stored in the rollup; metrics derive from it.
+    Each metric has its own n: NPS ones the NPS answers, CSAT ones the CSAT answers."""
 
     responses: int = 0
     promoters: int = 0
@@ -93,16 +94,21 @@ class Totals:
         )
 
     @property
+    def nps_count(self) -> int:
+        """NPS answers: a response may answer CSAT alone, so this can be below `responses`."""
+        return self.promoters + self.passives + self.detractors
+
+    @property
     def nps(self) -> float | None:
-        return nps(self.promoters, self.detractors, self.responses)
+        return nps(self.promoters, self.detractors, self.nps_count)
 
     @property
     def nps_margin(self) -> float | None:
-        return nps_margin(self.promoters, self.detractors, self.responses)
+        return nps_margin(self.promoters, self.detractors, self.nps_count)
 
     @property
     def mean_nps(self) -> float | None:
-        return mean(self.nps_sum, self.responses)
+        return mean(self.nps_sum, self.nps_count)
 
     @property
     def csat_pct(self) -> float | None:

@@ -23,18 +23,23 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from npscsat import sources
+
 NpsCategory = Literal["promoter", "passive", "detractor"]
 Sentiment = Literal["positive", "neutral", "negative"]
 SENTIMENTS: tuple[Sentiment, ...] = ("positive", "neutral", "negative")
 
 NPS_CATEGORY_SQL = (
     "CASE WHEN nps_score >= 9 THEN 'promoter' "
-    "WHEN nps_score >= 7 THEN 'passive' ELSE 'detractor' END"
+    "WHEN nps_score >= 7 THEN 'passive' WHEN nps_score >= 0 THEN 'detractor' END"
 )
 
 
-def nps_category(score: int) -> NpsCategory:
-    """Promoter 9-10, passive 7-8, detractor 0-6 (the same rule as the generated column)."""
+def nps_category(score: int | None) -> NpsCategory | None:
+    """Promoter 9-10, passive 7-8, detractor 0-6, None without an NPS answer (the same rule as
+    the generated column)."""
+    if score is None:
+        return None
     if score >= 9:
         return "promoter"
     if score >= 7:
@@ -50,7 +55,8 @@ def _timestamp(nullable: bool = False) -> Column:
 
 
 class Channel(SQLModel, table=True):
-    """A service channel (phone, email, ...). Codes are fixed by the app.channel_code domain."""
+    """A service channel (phone, email, ...). Codes are checked by the app.channel_code domain;
+    `python -m jobs channels add` adds one (app.add_code)."""
 
     __tablename__ = "channel"
     __table_args__ = {"schema": "app"}
@@ -107,7 +113,8 @@ class JobRun(SQLModel, table=True):
 
 
 class SurveyResponse(SQLModel, table=True):
-    """One survey answer: NPS 0-10, optional CSAT 1-5, optional comment and its sentiment."""
+    """One survey answer: NPS 0-10 and / or CSAT 1-5 (at least one), an optional comment and
+    its sentiment, and where it came from (source, and the outside world's id for it)."""
 
     __tablename__ = "survey_response"
     __table_args__ = {"schema": "app"}
@@ -118,20 +125,25 @@ class SurveyResponse(SQLModel, table=True):
     responded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     channel: str
     customer_type: str
-    nps_score: int = Field(sa_type=SmallInteger, ge=0, le=10)
+    nps_score: int | None = Field(default=None, sa_type=SmallInteger, ge=0, le=10)
     csat_score: int | None = Field(default=None, sa_type=SmallInteger, ge=1, le=5)
     comment: str | None = Field(default=None, min_length=1, max_length=1000)
     sentiment: str | None = None
     nps_category: str | None = Field(
-        default=None, sa_column=Column(Text, Computed(NPS_CATEGORY_SQL), nullable=False)
+        default=None, sa_column=Column(Text, Computed(NPS_CATEGORY_SQL), nullable=True)
     )
     generator_slot: int | None = Field(default=None, gt=0)
     run_id: uuid.UUID | None = None
     loaded_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    source: str = Field(
+        default=sources.GENERATED,
+        sa_column=Column(Text, nullable=False, server_default=sources.GENERATED),
+    )
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class DailyRollup(SQLModel, table=True):
-    """Counts and sums per business day x channel x customer type (kept by triggers)."""
+    """Counts and sums per business day x channel x customer type x source (kept by triggers)."""
 
     __tablename__ = "daily_rollup"
     __table_args__ = {"schema": "reporting"}
@@ -151,3 +163,25 @@ class DailyRollup(SQLModel, table=True):
     sentiment_neutral: int = Field(sa_type=BigInteger, default=0)
     sentiment_negative: int = Field(sa_type=BigInteger, default=0)
     updated_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    source: str = Field(primary_key=True)
+
+
+class ImportRun(SQLModel, table=True):
+    """One committed `python -m jobs import`: which file, into which source, with what result.
+    Its id is the run_id of the rows it wrote."""
+
+    __tablename__ = "import_run"
+    __table_args__ = {"schema": "app"}
+
+    import_id: uuid.UUID = Field(primary_key=True)
+    source: str
+    file_name: str
+    file_format: str
+    imported_at: datetime | None = Field(default=None, sa_column=_timestamp())
+    rows_read: int
+    imported: int
+    already_present: int
+    changed: int
+    updated: int
+    rejected: int
+    skipped: int

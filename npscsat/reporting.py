@@ -1,7 +1,7 @@
 """Read queries the dashboard needs, all parameterised and answered from the reporting schema.
 
 Figures come from reporting.daily_rollup, whose size grows with days x channels x customer
-types, not with responses. Only `fetch_comments` reads raw rows, bounded by LIMIT and the
+types x sources, not with responses. Only `fetch_comments` reads raw rows, bounded by LIMIT and the
 responded_at index. Every function takes an open SQLAlchemy connection, so the caller decides
 about pooling and caching.
 """
@@ -9,12 +9,13 @@ about pooling and caching.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 from sqlalchemy import Connection, text
 
+from npscsat import sources
 from npscsat.metrics import Totals
 
 Granularity = Literal["day", "week", "month"]
@@ -22,14 +23,15 @@ GRANULARITIES: tuple[Granularity, ...] = get_args(Granularity)
 
 # Module-level SQL is composed from these constants only; every value is a bind parameter.
 _TOTAL_COLUMNS = ", ".join(f"sum({f.name}) AS {f.name}" for f in fields(Totals))
-# NULL channels / customer_types mean "all" (psycopg2 inlines the values, so the planner
-# drops the always-true branch).
-_SELECTION = """
-        day BETWEEN :start AND :end
+# NULL channels / customer_types / sources mean "all" (psycopg2 inlines the values, so the
+# planner drops the always-true branch).
+_DIMENSIONS = """
     AND (CAST(:channels AS text[]) IS NULL OR channel = ANY(CAST(:channels AS text[])))
     AND (CAST(:customer_types AS text[]) IS NULL
          OR customer_type = ANY(CAST(:customer_types AS text[])))
+    AND (CAST(:sources AS text[]) IS NULL OR source = ANY(CAST(:sources AS text[])))
 """
+_SELECTION = "day BETWEEN :start AND :end" + _DIMENSIONS
 _TOTALS_SQL = text(f"SELECT {_TOTAL_COLUMNS} FROM reporting.daily_rollup WHERE {_SELECTION}")  # noqa: S608
 _SERIES_SQL = text(f"""
     SELECT reporting.period_start(:granularity, day) AS period_start,
@@ -49,19 +51,37 @@ _BY_CHANNEL_SQL = text(f"""
      GROUP BY r.channel, c.label, c.sort_order
      ORDER BY c.sort_order
 """)  # noqa: S608
+# A filter change's periods, channels and whole-selection totals in one scan of the rollup
+# (grouping sets), instead of one scan each.
+_BREAKDOWN_SQL = text(f"""
+    WITH grouped AS (
+        SELECT GROUPING(reporting.period_start(:granularity, day)) AS by_channel,
+               GROUPING(channel) AS by_period,
+               reporting.period_start(:granularity, day) AS period_start,
+               channel,
+               {_TOTAL_COLUMNS}
+          FROM reporting.daily_rollup
+         WHERE {_SELECTION}
+         GROUP BY GROUPING SETS ((reporting.period_start(:granularity, day)), (channel), ())
+    )
+    -- Labels after the aggregation: once per period and channel, not once per rollup row.
+    SELECT g.*, reporting.period_label(:granularity, g.period_start) AS period_label,
+           c.label, c.sort_order
+      FROM grouped g
+      LEFT JOIN reporting.channel c ON c.code = g.channel
+""")  # noqa: S608
 _COMMENT_COLUMNS = (
-    "id, responded_at, channel, customer_type, nps_score, csat_score, nps_category, "
+    "id, responded_at, channel, customer_type, source, nps_score, csat_score, nps_category, "
     "sentiment, comment"
 )
-_COMMENT_SELECTION = """
-        responded_at >= b.lo AND responded_at < b.hi
-    AND (CAST(:channels AS text[]) IS NULL OR channel = ANY(CAST(:channels AS text[])))
-    AND (CAST(:customer_types AS text[]) IS NULL
-         OR customer_type = ANY(CAST(:customer_types AS text[])))
-    AND (CAST(:pattern AS text) IS NULL OR comment ILIKE :pattern ESCAPE '\\')
-"""
+_COMMENT_SELECTION = (
+    "responded_at >= b.lo AND responded_at < b.hi"
+    + _DIMENSIONS
+    + "    AND (CAST(:pattern AS text) IS NULL OR comment ILIKE :pattern ESCAPE '\\')"
+)
 # Day bounds in the business time zone: [start 00:00, end + 1 day 00:00). Each half walks the
 # responded_at index backwards and stops at :limit, so the cost does not grow with the range.
+# "Detractors first": answers without NPS (CSAT only) count with the others.
 _COMMENTS_SQL = text(f"""
     WITH b AS (
         SELECT CAST(:start AS date)::timestamp AT TIME ZONE s.business_timezone AS lo,
@@ -69,15 +89,15 @@ _COMMENTS_SQL = text(f"""
           FROM reporting.settings s
     )
     SELECT {_COMMENT_COLUMNS} FROM (
-        (SELECT {_COMMENT_COLUMNS} FROM reporting.response_comment, b
+        (SELECT {_COMMENT_COLUMNS} FROM reporting.comment_list, b
           WHERE {_COMMENT_SELECTION} AND nps_category = 'detractor'
           ORDER BY responded_at DESC LIMIT :limit)
         UNION ALL
-        (SELECT {_COMMENT_COLUMNS} FROM reporting.response_comment, b
-          WHERE {_COMMENT_SELECTION} AND nps_category <> 'detractor'
+        (SELECT {_COMMENT_COLUMNS} FROM reporting.comment_list, b
+          WHERE {_COMMENT_SELECTION} AND nps_category IS DISTINCT FROM 'detractor'
           ORDER BY responded_at DESC LIMIT :limit)
     ) AS latest
-    ORDER BY (nps_category = 'detractor') DESC, responded_at DESC
+    ORDER BY (nps_category IS NOT DISTINCT FROM 'detractor') DESC, responded_at DESC
     LIMIT :limit
 """)  # noqa: S608
 
@@ -91,6 +111,7 @@ class ReportFilter:
     end: date
     channels: tuple[str, ...] | None = None
     customer_types: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.start > self.end:
@@ -98,12 +119,12 @@ class ReportFilter:
 
     @property
     def matches_nothing(self) -> bool:
-        return self.channels == () or self.customer_types == ()
+        return () in (self.channels, self.customer_types, self.sources)
 
     def previous_period(self) -> ReportFilter:
         """The period of equal length just before this one (for "change vs previous")."""
         end = self.start - timedelta(days=1)
-        return ReportFilter(end - (self.end - self.start), end, self.channels, self.customer_types)
+        return replace(self, start=end - (self.end - self.start), end=end)
 
 
 @dataclass(frozen=True)
@@ -126,9 +147,10 @@ class Comment:
     responded_at: datetime
     channel: str
     customer_type: str
-    nps_score: int
+    source: str
+    nps_score: int | None
     csat_score: int | None
-    nps_category: str
+    nps_category: str | None
     sentiment: str | None
     comment: str
 
@@ -139,6 +161,30 @@ class Option:
 
     code: str
     label: str
+
+
+@dataclass(frozen=True)
+class SourceOption:
+    """A source that holds responses: 'generated' (demo data written by a language model),
+    'survey', or 'import:<name>'."""
+
+    code: str
+    kind: str  # generated, survey or import
+    responses: int
+    first_day: date
+    last_day: date
+
+    @property
+    def is_demo(self) -> bool:
+        return sources.is_demo(self.code)
+
+    @property
+    def label(self) -> str:
+        if self.is_demo:
+            return "Demo data (generated)"
+        if self.code == sources.SURVEY:
+            return "Survey answers"
+        return f"Import: {self.code.removeprefix(sources.IMPORT_PREFIX)}"
 
 
 @dataclass(frozen=True)
@@ -168,14 +214,17 @@ class LoginUser:
     password_hash: str
 
 
+def _codes(codes: tuple[str, ...] | None) -> list[str] | None:
+    return None if codes is None else list(codes)
+
+
 def _selection_params(selection: ReportFilter) -> dict:
     return {
         "start": selection.start,
         "end": selection.end,
-        "channels": None if selection.channels is None else list(selection.channels),
-        "customer_types": (
-            None if selection.customer_types is None else list(selection.customer_types)
-        ),
+        "channels": _codes(selection.channels),
+        "customer_types": _codes(selection.customer_types),
+        "sources": _codes(selection.sources),
     }
 
 
@@ -211,6 +260,39 @@ def fetch_by_channel(conn: Connection, selection: ReportFilter) -> list[ChannelT
     return [ChannelTotals(row["channel"], row["label"], Totals.from_mapping(row)) for row in rows]
 
 
+@dataclass(frozen=True)
+class Breakdown:
+    totals: Totals
+    series: list[PeriodTotals]
+    by_channel: list[ChannelTotals]
+
+
+def fetch_breakdown(
+    conn: Connection, selection: ReportFilter, granularity: Granularity
+) -> Breakdown:
+    """What fetch_totals, fetch_series and fetch_by_channel answer, in one query: the periods
+    (oldest first), the channels (in display order) and the whole selection."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if selection.matches_nothing:
+        return Breakdown(Totals(), [], [])
+    params = {**_selection_params(selection), "granularity": granularity}
+    totals, series, channels = Totals(), [], []
+    for row in conn.execute(_BREAKDOWN_SQL, params).mappings():
+        figures = Totals.from_mapping(row)
+        if row["by_period"] and row["by_channel"]:
+            totals = figures
+        elif row["by_period"]:
+            series.append(PeriodTotals(row["period_start"], row["period_label"], figures))
+        else:
+            channels.append(
+                (row["sort_order"], ChannelTotals(row["channel"], row["label"], figures))
+            )
+    series.sort(key=lambda period: period.period_start)
+    channels.sort(key=lambda pair: pair[0])
+    return Breakdown(totals, series, [channel for _, channel in channels])
+
+
 def _like_pattern(search: str) -> str:
     """A LIKE pattern that matches `search` literally anywhere (%, _ and \\ escaped)."""
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -244,6 +326,19 @@ def fetch_channels(conn: Connection) -> list[Option]:
 def fetch_customer_types(conn: Connection) -> list[Option]:
     rows = conn.execute(text("SELECT code, label FROM reporting.customer_type ORDER BY sort_order"))
     return [Option(code, label) for code, label in rows]
+
+
+def fetch_sources(conn: Connection) -> list[SourceOption]:
+    """The sources that hold responses: real ones first (survey, then imports by name), the demo
+    data last."""
+    rows = conn.execute(
+        text(
+            "SELECT source AS code, kind, responses, first_day, last_day "
+            "FROM reporting.response_source "
+            "ORDER BY kind = 'generated', kind <> 'survey', source"
+        )
+    ).mappings()
+    return [SourceOption(**row) for row in rows]
 
 
 def fetch_data_status(conn: Connection) -> DataStatus:

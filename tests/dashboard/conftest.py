@@ -39,10 +39,12 @@ class Response:
     responded_at: datetime
     channel: str = "chat"
     customer_type: str = "individual"
-    nps_score: int = 9
+    nps_score: int | None = 9
     csat_score: int | None = 5
     comment: str | None = None
     sentiment: str | None = None
+    source: str = "generated"
+    external_id: str | None = None  # required for every source but "generated"
 
 
 def insert_responses(engine: Engine, responses: Sequence[Response]) -> None:
@@ -53,15 +55,19 @@ def insert_responses(engine: Engine, responses: Sequence[Response]) -> None:
         conn.execute(
             text(
                 "INSERT INTO app.survey_response (responded_at, channel, customer_type, "
-                "nps_score, csat_score, comment, sentiment) VALUES (:responded_at, :channel, "
-                ":customer_type, :nps_score, :csat_score, :comment, :sentiment)"
+                "nps_score, csat_score, comment, sentiment, source, external_id) VALUES "
+                "(:responded_at, :channel, :customer_type, :nps_score, :csat_score, :comment, "
+                ":sentiment, :source, :external_id)"
             ),
             [r.__dict__ for r in responses],
         )
 
 
-def synthetic_responses(count: int, *, last_day: date, days: int, seed: int = 7) -> list[Response]:
-    """Deterministic, varied responses spread over `days` days ending on `last_day` (UTC noon)."""
+def synthetic_responses(
+    count: int, *, last_day: date, days: int, seed: int = 7, source: str = "generated"
+) -> list[Response]:
+    """Deterministic, varied responses spread over `days` days ending on `last_day` (UTC noon);
+    for a source other than "generated", each with an external id."""
     rng = random.Random(seed)
     responses = []
     for i in range(count):
@@ -76,6 +82,8 @@ def synthetic_responses(count: int, *, last_day: date, days: int, seed: int = 7)
                 csat_score=rng.choice([None, 1, 2, 3, 4, 5, 5, 4]),
                 comment=f"Synthetic comment number {i}." if i % 3 == 0 else None,
                 sentiment=rng.choice([None, "positive", "neutral", "negative"]),
+                source=source,
+                external_id=None if source == "generated" else f"{source}-{seed}-{i}",
             )
         )
     return responses

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -46,6 +47,8 @@ SCREENSHOTS = REPO / os.environ.get("NPSCSAT_SCREENSHOT_DIR", "test-results/scre
 HOSTILE_COMMENT = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> **b**'
 INJECTION = "alice' OR '1'='1' --"
 COOKIE_NAME = "npscsat_auth"
+REAL_SOURCE = "import:helpdesk"
+DEMO_NOTICE = "demo data written by a language model"
 TIMEOUT_MS = 30_000
 
 
@@ -71,11 +74,18 @@ def wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def live_app(migrated_db) -> Iterator[str]:
-    """The dashboard served by Streamlit on a free port, over seeded data."""
+    """The dashboard served by Streamlit on a free port, over seeded data: demo data and
+    imported (real) responses, so the source filter has something to keep apart."""
     reset_data(migrated_db.engine)
     insert_user(migrated_db.engine, "alice")
     insert_responses(
         migrated_db.engine, synthetic_responses(1200, last_day=date(2026, 11, 30), days=120)
+    )
+    insert_responses(
+        migrated_db.engine,
+        synthetic_responses(
+            900, last_day=date(2026, 11, 30), days=120, seed=11, source=REAL_SOURCE
+        ),
     )
     insert_responses(
         migrated_db.engine,
@@ -87,6 +97,8 @@ def live_app(migrated_db) -> Iterator[str]:
                 csat_score=1,
                 comment=HOSTILE_COMMENT,
                 sentiment="negative",
+                source=REAL_SOURCE,
+                external_id="hostile-1",
             )
         ],
     )
@@ -268,11 +280,34 @@ def test_csv_download_holds_the_figures_of_the_charts(live_app, page):
     wait_for_charts(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Figures per ISO week (CSV)").click()
+    assert "import-helpdesk" in download.value.suggested_filename  # the sources it covers
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
     assert rows and all(row["period_label"].startswith("2026-W") for row in rows)
+    assert {row["sources"] for row in rows} == {REAL_SOURCE}
     assert {"nps", "nps_low", "nps_high", "csat_pct", "csat_low", "low_sample"} <= set(rows[0])
     total = page.locator('[data-testid="stMetric"]', has_text="Responses")
     assert f"{sum(int(r['responses']) for r in rows):,}" in total.inner_text()
+
+
+def test_the_source_filter_shows_real_responses_first_and_names_demo_data(live_app, page):
+    open_app(page, live_app)
+    log_in(page, "alice", PASSWORD)
+    wait_for_charts(page)
+    sources = page.locator('[data-testid="stMultiSelect"]', has_text="Sources")
+    expect(sources).to_contain_text("Import: helpdesk")
+    expect(sources).not_to_contain_text("Demo data")
+    expect(page.get_by_text(DEMO_NOTICE)).to_have_count(0)
+    total = page.locator('[data-testid="stMetric"]', has_text="Responses")
+    real_only = total.inner_text()
+
+    sources.locator("input").click()  # opens the list of the other sources
+    page.get_by_role("option", name=re.compile("Demo data \\(generated\\)")).click()
+    page.keyboard.press("Escape")
+    page.get_by_text(DEMO_NOTICE).wait_for()  # said plainly, above the figures
+    expect(sources).to_contain_text("Demo data")
+    expect(total).not_to_have_text(real_only)  # the demo rows are counted now
+    wait_for_charts(page)
+    screenshot(page, "dashboard-demo-data.png", height=1400)
 
 
 @pytest.mark.parametrize(

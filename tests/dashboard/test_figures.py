@@ -103,20 +103,21 @@ def test_kpi_text():
 
 def test_csv_has_every_figure_and_a_header_even_when_empty():
     rows = period_rows([PeriodTotals(date(2026, 11, 1), "2026-11", SOLID)], 30)
-    parsed = list(csv.DictReader(io.StringIO(to_csv(rows, PeriodRow))))
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows, PeriodRow, ["import:zendesk"]))))
     assert len(parsed) == 1
+    assert parsed[0]["sources"] == "import:zendesk"  # a file passed on says what it covers
     assert parsed[0]["period_label"] == "2026-11"
     assert float(parsed[0]["nps"]) == pytest.approx(30.0)
     assert parsed[0]["low_sample"] == "false"
     assert parsed[0]["csat_pct"] == "80.0"
-    empty = to_csv([], PeriodRow)
-    assert empty.splitlines() == [to_csv(rows, PeriodRow).splitlines()[0]]
+    empty = to_csv([], PeriodRow, ["generated"])
+    assert empty.splitlines() == [to_csv(rows, PeriodRow, ["generated"]).splitlines()[0]]
 
 
 def test_csv_neutralises_formula_cells_and_leaves_numbers_alone():
     hostile = ChannelTotals("chat", '=HYPERLINK("http://evil")', SMALL)
     rows = [ChannelRow(c.channel, c.label, figures_of(c.totals, 30)) for c in [hostile]]
-    parsed = next(csv.DictReader(io.StringIO(to_csv(rows, ChannelRow))))
+    parsed = next(csv.DictReader(io.StringIO(to_csv(rows, ChannelRow, ["generated"]))))
     assert parsed["label"].startswith("'=")
     assert parsed["nps"] == "-50.0"  # a negative number is not a formula
     assert parsed["csat_pct"] == ""  # undefined stays empty, not 0

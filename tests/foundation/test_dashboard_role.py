@@ -97,6 +97,11 @@ def test_the_reporting_layer_is_readable(seeded):
             if view.startswith("reporting."):
                 conn.execute(text(f"SELECT * FROM {view} LIMIT 1")).all()
         assert conn.execute(text("SELECT responses FROM reporting.data_status")).scalar() == 1
+        # the source filter's list and the comments' source are readable
+        assert conn.execute(text("SELECT source FROM reporting.response_source")).all() == [
+            ("generated",)
+        ]
+        conn.execute(text("SELECT source FROM reporting.comment_list LIMIT 1")).all()
         assert (
             conn.execute(text("SELECT reporting.period_label('week', DATE '2026-11-30')")).scalar()
             == "2026-W49"
@@ -121,6 +126,8 @@ def test_only_the_login_columns_of_users_are_readable(seeded):
         "SELECT * FROM app.survey_response",
         "SELECT * FROM app.job_run",
         "SELECT * FROM app.schema_migration",
+        "SELECT * FROM app.import_run",
+        "SELECT app.add_code('channel', 'sneaky', 'Sneaky')",
         "SELECT reporting.rebuild_daily_rollup()",
         "SELECT reporting.set_business_timezone('UTC')",
         "CREATE TABLE reporting.sneaky (id int)",

@@ -114,7 +114,7 @@ def test_a_new_file_is_applied_alone(engine, migrations_copy):
     )
     report = apply_migrations(engine, discover_migrations(migrations_copy))
     assert report.applied == ["004_note.sql"]
-    assert len(report.unchanged) == 3
+    assert len(report.unchanged) == len(discover_migrations())
 
 
 def test_a_failing_file_is_rolled_back_and_not_recorded(engine, migrations_copy):
@@ -126,10 +126,79 @@ def test_a_failing_file_is_rolled_back_and_not_recorded(engine, migrations_copy)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT to_regclass('app.half_done')")).scalar() is None
     assert [row.filename for row in applied(engine)] == [
-        "001_core.sql",
-        "002_reporting.sql",
-        "003_grants.sql",
+        m.name for m in discover_migrations() if m.name < "004_broken.sql"
     ]
+
+
+def test_a_database_of_the_first_three_files_with_rows_upgrades_through_006(
+    engine, migrations_copy
+):
+    """A database built before sources existed (001-003 only, NPS required, the rollup keyed
+    by day x channel x customer type) holds rows; migrating it keeps every row, marks them as
+    generated demo data and rebuilds the rollup with the source in its key."""
+    for later in migrations_copy.glob("*.sql"):
+        if later.name > "004":
+            later.unlink()
+    apply_migrations(engine, discover_migrations(migrations_copy))
+    with engine.begin() as conn:
+        conn.execute(text("SELECT reporting.set_business_timezone('America/Sao_Paulo')"))
+        conn.execute(
+            text(
+                "INSERT INTO app.survey_response (responded_at, channel, customer_type, "
+                "nps_score, csat_score, comment, sentiment, generator_slot) VALUES "
+                "('2026-11-30 02:30+00', 'chat', 'individual', 10, 5, 'Great', 'positive', 1),"
+                "('2026-11-30 03:30+00', 'chat', 'individual', 3, NULL, NULL, NULL, 2),"
+                "('2026-11-29 12:00+00', 'email', 'enterprise', 7, 4, 'Fine', 'neutral', 3)"
+            )
+        )
+        before = conn.execute(
+            text("SELECT generator_slot, nps_category FROM app.survey_response ORDER BY 1")
+        ).all()
+        rollup_before = conn.execute(
+            text(
+                "SELECT day, channel, customer_type, responses, promoters, passives, detractors, "
+                "nps_sum, csat_count, csat_sum, csat_satisfied, sentiment_positive, "
+                "sentiment_neutral, sentiment_negative FROM reporting.daily_rollup ORDER BY 1, 2"
+            )
+        ).all()
+
+    report = apply_migrations(engine, discover_migrations())
+    assert "006_response_sources.sql" in report.applied
+
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT generator_slot, nps_category, source, external_id "
+                "FROM app.survey_response ORDER BY 1"
+            )
+        ).all()
+        assert [(r.generator_slot, r.nps_category) for r in rows] == [tuple(b) for b in before]
+        assert {(r.source, r.external_id) for r in rows} == {("generated", None)}
+        rollup_after = conn.execute(
+            text(
+                "SELECT day, channel, customer_type, responses, promoters, passives, detractors, "
+                "nps_sum, csat_count, csat_sum, csat_satisfied, sentiment_positive, "
+                "sentiment_neutral, sentiment_negative, source FROM reporting.daily_rollup "
+                "ORDER BY 1, 2"
+            )
+        ).all()
+        assert [tuple(r)[:-1] for r in rollup_after] == [tuple(r) for r in rollup_before]
+        assert {r.source for r in rollup_after} == {"generated"}
+        # The upgraded triggers keep the new key: a CSAT-only import lands under its source.
+        conn.execute(
+            text(
+                "INSERT INTO app.survey_response (responded_at, channel, customer_type, "
+                "csat_score, source, external_id) VALUES "
+                "('2026-11-30 12:00+00', 'chat', 'individual', 2, 'import:zendesk', 'z-1')"
+            )
+        )
+        imported = conn.execute(
+            text(
+                "SELECT responses, promoters + passives + detractors AS nps_n, csat_count "
+                "FROM reporting.daily_rollup WHERE source = 'import:zendesk'"
+            )
+        ).one()
+        assert tuple(imported) == (1, 0, 1)
 
 
 def test_misnamed_files_are_refused(migrations_copy):
@@ -148,7 +217,8 @@ def test_files_also_run_as_docker_entrypoint_initdb_scripts(engine, empty_databa
             cur.execute(migration.sql)
     conn.close()
     report = apply_migrations(engine, discover_migrations())
-    assert len(report.applied) == 3  # now recorded; every statement was a no-op
+    # now recorded; every statement was a no-op
+    assert len(report.applied) == len(discover_migrations())
 
     with throwaway_database(pg_admin_url, prefix="npscsat_reference") as reference:
         reference_engine = create_db_engine(reference.url, application_name="npscsat-tests")
@@ -177,7 +247,7 @@ def test_the_cli_migrates_and_sets_up_the_dashboard_role(cli_role, empty_databas
         "DASHBOARD_DB_PASSWORD": "cli-test-password",
         "BUSINESS_TIMEZONE": "America/Sao_Paulo",
     }
-    for expected_applied in (3, 0):
+    for expected_applied in (len(discover_migrations()), 0):
         result = subprocess.run(
             [sys.executable, "-m", "jobs", "migrate"],
             cwd=REPO,

@@ -5,11 +5,19 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from npscsat.models import Channel, CustomerType, DailyRollup, JobRun, SurveyResponse, User
+from npscsat.models import (
+    Channel,
+    CustomerType,
+    DailyRollup,
+    ImportRun,
+    JobRun,
+    SurveyResponse,
+    User,
+)
 
 
 @pytest.mark.parametrize(
-    "model", [Channel, CustomerType, User, JobRun, SurveyResponse, DailyRollup]
+    "model", [Channel, CustomerType, User, JobRun, SurveyResponse, DailyRollup, ImportRun]
 )
 def test_model_columns_match_the_database(migrated_db, model):
     table = model.__table__

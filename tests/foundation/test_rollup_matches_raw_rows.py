@@ -1,8 +1,10 @@
 """The reporting layer equals a recomputation from the raw rows, for any data.
 
-Hypothesis generates responses (with ISO-week and year edges in non-UTC business time zones),
-then updates and deletes some, and compares the daily rollup and the week / month views with
-what Python computes straight from the rows it wrote.
+Hypothesis generates responses (with ISO-week and year edges in non-UTC business time zones,
+several sources, answers with NPS only, CSAT only or both), then updates and deletes some, and
+compares the daily rollup (per day x channel x customer type x source) and the dashboard's
+week / month series, whole and cut by source, with what Python computes straight from the rows
+it wrote.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from npscsat import reporting
 from npscsat.metrics import Totals
 from tests.conftest import reset_data
 
 ZONES = ["America/Sao_Paulo", "Asia/Kolkata", "Pacific/Auckland", "UTC"]
+SOURCES = ["generated", "survey", "import:zendesk", "import:qualtrics"]
 CHANNELS = ["phone", "email", "chat", "whatsapp", "self_service"]
 CUSTOMER_TYPES = ["individual", "small_business", "enterprise"]
 SENTIMENTS = [None, "positive", "neutral", "negative"]
@@ -29,19 +33,32 @@ def local(zone: str, *args) -> datetime:
     return datetime(*args, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-responses = st.fixed_dictionaries(
-    {
-        "responded_at": st.datetimes(
-            min_value=datetime(2024, 12, 20),
-            max_value=datetime(2026, 1, 10),
-            timezones=st.just(UTC),
-        ),
-        "channel": st.sampled_from(CHANNELS),
-        "customer_type": st.sampled_from(CUSTOMER_TYPES),
-        "nps_score": st.integers(0, 10),
-        "csat_score": st.none() | st.integers(1, 5),
-        "sentiment": st.sampled_from(SENTIMENTS),
-    }
+# NPS, CSAT or both; never neither (the database refuses that).
+scores = st.one_of(
+    st.tuples(st.integers(0, 10), st.none() | st.integers(1, 5)),
+    st.tuples(st.none(), st.integers(1, 5)),
+)
+responses = st.builds(
+    lambda base, score, source: {
+        **base,
+        "nps_score": score[0],
+        "csat_score": score[1],
+        "source": source,
+    },
+    st.fixed_dictionaries(
+        {
+            "responded_at": st.datetimes(
+                min_value=datetime(2024, 12, 20),
+                max_value=datetime(2026, 1, 10),
+                timezones=st.just(UTC),
+            ),
+            "channel": st.sampled_from(CHANNELS),
+            "customer_type": st.sampled_from(CUSTOMER_TYPES),
+            "sentiment": st.sampled_from(SENTIMENTS),
+        }
+    ),
+    scores,
+    st.sampled_from(SOURCES),
 )
 
 # Sunday 23:30 local belongs to the ISO week that ends that night, whatever UTC says; the
@@ -54,6 +71,7 @@ EDGE_ROWS = [
         "nps_score": 10,
         "csat_score": 5,
         "sentiment": "positive",
+        "source": "generated",
     },
     {
         "responded_at": local("America/Sao_Paulo", 2025, 12, 1, 0, 30),  # Monday, W49
@@ -62,6 +80,7 @@ EDGE_ROWS = [
         "nps_score": 2,
         "csat_score": 1,
         "sentiment": "negative",
+        "source": "import:zendesk",
     },
     {
         "responded_at": local("America/Sao_Paulo", 2024, 12, 31, 23, 30),  # 2025-W01, Dec
@@ -70,33 +89,40 @@ EDGE_ROWS = [
         "nps_score": 7,
         "csat_score": None,
         "sentiment": None,
+        "source": "survey",
     },
     {
         "responded_at": local("America/Sao_Paulo", 2026, 1, 1, 0, 15),  # 2026-W01, Jan
         "channel": "email",
         "customer_type": "enterprise",
-        "nps_score": 8,
+        "nps_score": None,  # a CSAT-only answer
         "csat_score": 4,
         "sentiment": "neutral",
+        "source": "import:zendesk",
     },
 ]
 
 
-def expected_totals(rows: list[dict], zone: str, bucket) -> dict[tuple, dict]:
+def daily_key(row: dict, day: date) -> tuple:
+    return (day, row["channel"], row["customer_type"], row["source"])
+
+
+def expected_totals(rows: list[dict], zone: str, key) -> dict[tuple, dict]:
     """Python's own recomputation: key -> counts and sums, straight from the rows."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
         day = row["responded_at"].astimezone(ZoneInfo(zone)).date()
-        groups[(bucket(day), row["channel"], row["customer_type"])].append(row)
+        groups[key(row, day)].append(row)
     result = {}
-    for key, members in groups.items():
+    for group, members in groups.items():
+        nps = [r["nps_score"] for r in members if r["nps_score"] is not None]
         csat = [r["csat_score"] for r in members if r["csat_score"] is not None]
-        result[key] = {
+        result[group] = {
             "responses": len(members),
-            "promoters": sum(r["nps_score"] >= 9 for r in members),
-            "passives": sum(7 <= r["nps_score"] <= 8 for r in members),
-            "detractors": sum(r["nps_score"] <= 6 for r in members),
-            "nps_sum": sum(r["nps_score"] for r in members),
+            "promoters": sum(score >= 9 for score in nps),
+            "passives": sum(7 <= score <= 8 for score in nps),
+            "detractors": sum(score <= 6 for score in nps),
+            "nps_sum": sum(nps),
             "csat_count": len(csat),
             "csat_sum": sum(csat),
             "csat_satisfied": sum(score >= 4 for score in csat),
@@ -119,40 +145,71 @@ def month_label(day: date) -> str:
 COUNT_COLUMNS = list(Totals.__dataclass_fields__)
 
 
-def stored(conn, relation: str, key_column: str) -> dict[tuple, dict]:
+def stored_daily(conn) -> dict[tuple, dict]:
     rows = conn.execute(
         text(
-            f"SELECT {key_column} AS k, channel, customer_type, {', '.join(COUNT_COLUMNS)} "
-            f"FROM reporting.{relation}"
+            f"SELECT day, channel, customer_type, source, {', '.join(COUNT_COLUMNS)} "
+            "FROM reporting.daily_rollup"
         )
     ).mappings()
     return {
-        (row["k"], row["channel"], row["customer_type"]): {c: int(row[c]) for c in COUNT_COLUMNS}
+        (row["day"], row["channel"], row["customer_type"], row["source"]): {
+            c: int(row[c]) for c in COUNT_COLUMNS
+        }
         for row in rows
     }
+
+
+def series(conn, granularity: str, sources: tuple[str, ...] | None = None) -> dict[tuple, dict]:
+    """The dashboard's series query over every day there is, keyed by period label."""
+    everything = reporting.ReportFilter(date(2024, 1, 1), date(2026, 12, 31), sources=sources)
+    return {
+        (period.period_label,): {c: getattr(period.totals, c) for c in COUNT_COLUMNS}
+        for period in reporting.fetch_series(conn, everything, granularity)
+    }
+
+
+_SERIAL = iter(range(1, 10**9))
 
 
 def write_rows(conn, rows: list[dict]) -> None:
     if rows:
         conn.execute(
             text(
-                "INSERT INTO app.survey_response (responded_at, channel, customer_type, "
-                "nps_score, csat_score, comment, sentiment) VALUES (:responded_at, :channel, "
-                ":customer_type, :nps_score, :csat_score, 'a comment', :sentiment)"
+                "INSERT INTO app.survey_response (responded_at, channel, customer_type, source, "
+                "external_id, nps_score, csat_score, comment, sentiment) VALUES (:responded_at, "
+                ":channel, :customer_type, :source, :external_id, :nps_score, :csat_score, "
+                "'a comment', :sentiment)"
             ),
-            rows,
+            [
+                {**r, "external_id": None if r["source"] == "generated" else f"x{next(_SERIAL)}"}
+                for r in rows
+            ],
         )
 
 
 def assert_reporting_matches(conn, rows: list[dict], zone: str) -> None:
-    assert stored(conn, "daily_rollup", "day") == expected_totals(rows, zone, lambda d: d)
-    assert stored(conn, "weekly_rollup", "period_label") == expected_totals(
-        rows, zone, iso_week_label
+    assert stored_daily(conn) == expected_totals(rows, zone, daily_key)
+    assert series(conn, "week") == expected_totals(
+        rows, zone, lambda row, day: (iso_week_label(day),)
     )
-    assert stored(conn, "monthly_rollup", "period_label") == expected_totals(
-        rows, zone, month_label
+    assert series(conn, "month") == expected_totals(
+        rows, zone, lambda row, day: (month_label(day),)
     )
-    # The metrics the dashboard derives from the rollup equal the direct computation.
+    # The page's one-query breakdown answers what the three separate queries answer.
+    for sources in (None, ("import:zendesk",)):
+        everything = reporting.ReportFilter(date(2024, 1, 1), date(2026, 12, 31), sources=sources)
+        for granularity in ("day", "week", "month"):
+            breakdown = reporting.fetch_breakdown(conn, everything, granularity)
+            assert breakdown.series == reporting.fetch_series(conn, everything, granularity)
+            assert breakdown.by_channel == reporting.fetch_by_channel(conn, everything)
+            assert breakdown.totals == reporting.fetch_totals(conn, everything)
+    real = ("survey", "import:zendesk", "import:qualtrics")
+    assert series(conn, "week", sources=real) == expected_totals(
+        [r for r in rows if r["source"] in real], zone, lambda row, day: (iso_week_label(day),)
+    )
+    # The metrics the dashboard derives from the rollup equal the direct computation, each
+    # with its own n.
     rollup = Totals.from_mapping(
         conn.execute(
             text(
@@ -163,17 +220,22 @@ def assert_reporting_matches(conn, rows: list[dict], zone: str) -> None:
         .mappings()
         .one()
     )
-    n = len(rows)
+    nps = [r["nps_score"] for r in rows if r["nps_score"] is not None]
     csat = [r["csat_score"] for r in rows if r["csat_score"] is not None]
-    if n:
-        promoters = sum(r["nps_score"] >= 9 for r in rows)
-        detractors = sum(r["nps_score"] <= 6 for r in rows)
-        assert rollup.nps == pytest.approx(100 * (promoters - detractors) / n)
-        assert rollup.mean_nps == pytest.approx(sum(r["nps_score"] for r in rows) / n)
+    assert rollup.nps_count == len(nps)
+    if nps:
+        promoters = sum(score >= 9 for score in nps)
+        detractors = sum(score <= 6 for score in nps)
+        assert rollup.nps == pytest.approx(100 * (promoters - detractors) / len(nps))
+        assert rollup.mean_nps == pytest.approx(sum(nps) / len(nps))
+    else:
+        assert rollup.nps is None and rollup.mean_nps is None
     if csat:
         assert rollup.csat_pct == pytest.approx(100 * sum(s >= 4 for s in csat) / len(csat))
         assert rollup.mean_csat == pytest.approx(sum(csat) / len(csat))
-    assert rollup.responses == n
+    else:
+        assert rollup.csat_pct is None
+    assert rollup.responses == len(rows)
 
 
 @settings(
@@ -188,7 +250,7 @@ def assert_reporting_matches(conn, rows: list[dict], zone: str) -> None:
     moved_by_hours=st.integers(-48, 48),
 )
 @example(zone="America/Sao_Paulo", rows=EDGE_ROWS, new_sentiment="neutral", moved_by_hours=0)
-def test_rollup_and_views_equal_a_recomputation(
+def test_rollup_and_series_equal_a_recomputation(
     migrated_db, zone, rows, new_sentiment, moved_by_hours
 ):
     reset_data(migrated_db.engine, business_timezone=zone)
@@ -206,7 +268,7 @@ def test_rollup_and_views_equal_a_recomputation(
             {"s": new_sentiment},
         )
         for row in rows:
-            if row["nps_score"] <= 6:
+            if row["nps_score"] is not None and row["nps_score"] <= 6:
                 row["sentiment"] = new_sentiment
         assert_reporting_matches(conn, rows, zone)
 
@@ -246,11 +308,7 @@ def test_changing_the_business_timezone_rebuilds_the_rollup(db):
             ).scalar()
             is False
         )
-        weeks = (
-            conn.execute(text("SELECT period_label FROM reporting.weekly_rollup ORDER BY 1"))
-            .scalars()
-            .all()
-        )
+        weeks = sorted(label for (label,) in series(conn, "week"))
     assert weeks == ["2025-W01", "2025-W48", "2025-W49", "2026-W01"]
 
 
