@@ -9,10 +9,7 @@ at once (nothing half-written either way: every batch is one transaction).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -23,12 +20,13 @@ import structlog
 from jobs import steps, users
 from jobs.config import JobSettings
 from jobs.errors import JobInterrupted
+from jobs.signals import StopSignals
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
 from npscsat.errors import ConfigError, NpscsatError
 from npscsat.logs import configure_logging
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 log = structlog.get_logger("jobs")
 
@@ -79,41 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     step.add_parser("classify", help="label the sentiment of comments that have none")
     step.add_parser("refresh", help="check the reporting rollup against raw rows; rebuild if off")
     return parser
-
-
-class _Signals:
-    """First SIGTERM / SIGINT: set the halt flag. Second: leave at once."""
-
-    def __init__(self, halt: threading.Event) -> None:
-        self.halt = halt
-        self.received: int | None = None
-        self.previous: dict[int, object] = {}
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, _frame) -> None:
-        if self.received is not None:
-            log.error("job_killed", signal=signal.Signals(signum).name)
-            os._exit(128 + signum)
-        self.received = signum
-        self.halt.set()
-        log.warning(
-            "job_stopping",
-            signal=signal.Signals(signum).name,
-            detail="finishing the batches in flight; send the signal again to stop at once",
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.received if self.received else EXIT_INTERRUPTED
 
 
 def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
@@ -187,7 +150,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
 
     ctx = JobContext(settings, run_id)
-    with _Signals(ctx.halt) as signals:
+    with StopSignals(ctx.halt) as signals:
         try:
             outcome = _run_step(ctx, args, stdin or sys.stdin)
         except JobInterrupted:
