@@ -19,7 +19,7 @@ import structlog
 
 from jobs import steps, users
 from jobs.config import JobSettings
-from jobs.errors import JobInterrupted
+from jobs.errors import JobInterrupted, UserError
 from jobs.signals import StopSignals
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
@@ -48,10 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = step.add_parser(
         "users",
-        help="dashboard users; without an action, create or update the demo user from "
-        "DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD",
+        help="dashboard users; without an action, create the demo user from "
+        "DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD when it is missing",
         description="Passwords are read from a prompt (on a terminal) or from the first line of "
-        "stdin, never from the command line.",
+        "stdin, never from the command line. Changing a password or disabling a user ends "
+        "that user's open dashboard sessions.",
     )
     action = user.add_subparsers(dest="action", metavar="ACTION")
     add = action.add_parser("add", help="add a user (password from prompt or stdin)")
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_parser("disable", help="stop a user from logging in").add_argument("username")
     action.add_parser("enable", help="let a disabled user log in again").add_argument("username")
     action.add_parser("list", help="list users (no password hashes)")
+    action.add_parser(
+        "reset-admin",
+        help="apply DASHBOARD_ADMIN_PASSWORD (and display name, e-mail) to the existing demo "
+        "user and enable it; without this, runs never change an existing user",
+    )
 
     step.add_parser(
         "model", help="check that OLLAMA_MODEL is on OLLAMA_HOST (pull it if OLLAMA_PULL_MODEL)"
@@ -99,6 +105,20 @@ def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
         users.set_password(ctx.engine, args.username, password, app_env=s.app_env)
     elif args.action in ("disable", "enable"):
         users.set_active(ctx.engine, args.username, args.action == "enable")
+    elif args.action == "reset-admin":
+        if not s.dashboard_admin_username or s.dashboard_admin_password is None:
+            raise UserError(
+                "reset-admin needs DASHBOARD_ADMIN_USERNAME and DASHBOARD_ADMIN_PASSWORD "
+                "(see .env.example)"
+            )
+        users.reset_admin(
+            ctx.engine,
+            username=s.dashboard_admin_username,
+            password=s.dashboard_admin_password.get_secret_value(),
+            display_name=s.dashboard_admin_display_name,
+            email=s.dashboard_admin_email,
+            app_env=s.app_env,
+        )
     elif args.action == "list":
         for row in users.list_users(ctx.engine):
             log.info(
