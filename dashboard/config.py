@@ -127,7 +127,7 @@ class DashboardSettings(BaseSettings):
 
     @property
     def session_seconds(self) -> int:
-        """How long a login lasts: the cookie's lifetime, or a working day without a cookie."""
+        """How long a login lasts: the cookie's lifetime, or 12 hours when there is no cookie."""
         if self.auth_cookie_expiry_days == 0:
             return SESSION_HOURS_WITHOUT_COOKIE * 3600
         return max(MIN_SESSION_SECONDS, round(self.auth_cookie_expiry_days * 86_400))
