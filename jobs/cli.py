@@ -19,7 +19,7 @@ import structlog
 
 from jobs import steps, users
 from jobs.config import JobSettings
-from jobs.errors import JobInterrupted, UserError
+from jobs.errors import JobInterrupted
 from jobs.signals import StopSignals
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
@@ -106,19 +106,7 @@ def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
     elif args.action in ("disable", "enable"):
         users.set_active(ctx.engine, args.username, args.action == "enable")
     elif args.action == "reset-admin":
-        if not s.dashboard_admin_username or s.dashboard_admin_password is None:
-            raise UserError(
-                "reset-admin needs DASHBOARD_ADMIN_USERNAME and DASHBOARD_ADMIN_PASSWORD "
-                "(see .env.example)"
-            )
-        users.reset_admin(
-            ctx.engine,
-            username=s.dashboard_admin_username,
-            password=s.dashboard_admin_password.get_secret_value(),
-            display_name=s.dashboard_admin_display_name,
-            email=s.dashboard_admin_email,
-            app_env=s.app_env,
-        )
+        steps.ensure_demo_user(ctx, reset=True)
     elif args.action == "list":
         for row in users.list_users(ctx.engine):
             log.info(

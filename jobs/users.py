@@ -93,33 +93,13 @@ def _require(session: Session, username: str) -> User:
     return user
 
 
-def ensure_admin(
-    engine: Engine,
-    *,
-    username: str,
-    password: str,
-    display_name: str,
-    email: str | None,
-    app_env: AppEnv,
-) -> Literal["created", "exists"]:
-    """Creates the admin when it is missing; an existing admin is never changed here (not even
-    re-enabled), so a nightly run keeps what an operator did with `users`."""
-    check_username(username)
-    check_password(password, app_env, "DASHBOARD_ADMIN_PASSWORD")
-    check_email(email)
-    display_name = check_display_name(display_name)
+def _create(
+    engine: Engine, username: str, password: str, display_name: str, email: str | None
+) -> bool:
+    """Inserts a new user; False when one with this name (in any case) exists already."""
     with Session(engine) as session:
-        existing = _find(session, username)
-        if existing is not None:
-            log.info(
-                "admin_user_ready",
-                username=existing.username,
-                outcome="exists",
-                active=existing.is_active,
-                detail="left as it is; `python -m jobs users reset-admin` applies "
-                "DASHBOARD_ADMIN_PASSWORD to it",
-            )
-            return "exists"
+        if _find(session, username) is not None:
+            return False
         session.add(
             User(
                 username=username,
@@ -130,15 +110,12 @@ def ensure_admin(
         )
         try:
             session.commit()
-        except IntegrityError:  # created by a concurrent run since the lookup
-            session.rollback()
-            log.info("admin_user_ready", username=username, outcome="exists")
-            return "exists"
-    log.info("admin_user_ready", username=username, outcome="created")
-    return "created"
+        except IntegrityError:  # added by someone else since the lookup
+            return False
+    return True
 
 
-def reset_admin(
+def ensure_admin(
     engine: Engine,
     *,
     username: str,
@@ -146,28 +123,39 @@ def reset_admin(
     display_name: str,
     email: str | None,
     app_env: AppEnv,
-) -> Literal["created", "reset"]:
-    """Brings the admin in line with the environment on request: password, display name,
-    e-mail (when given) and enabled. Its open sessions end (the password changed)."""
+    reset: bool = False,
+) -> Literal["created", "exists", "reset"]:
+    """Creates the admin when it is missing. An existing admin is left as it is (not even
+    re-enabled), so a nightly run keeps what an operator did with `users`; only `reset` (the
+    `users reset-admin` command) applies the password, display name, e-mail (when given) and
+    enables it, which also ends its open sessions."""
     check_username(username)
     check_password(password, app_env, "DASHBOARD_ADMIN_PASSWORD")
     check_email(email)
     display_name = check_display_name(display_name)
+    if _create(engine, username, password, display_name, email):
+        log.info("admin_user_ready", username=username, outcome="created")
+        return "created"
     with Session(engine) as session:
-        user = _find(session, username)
-        if user is None:
-            outcome: Literal["created", "reset"] = "created"
-            user = User(username=username, display_name=display_name, password_hash="")
-        else:
-            outcome = "reset"
+        user = _require(session, username)
+        if not reset:
+            log.info(
+                "admin_user_ready",
+                username=user.username,
+                outcome="exists",
+                active=user.is_active,
+                detail="left as it is; `python -m jobs users reset-admin` applies "
+                "DASHBOARD_ADMIN_PASSWORD to it",
+            )
+            return "exists"
         user.password_hash = hash_password(password)
         user.display_name = display_name
         user.email = email or user.email
         user.is_active = True
         session.add(user)
         session.commit()
-    log.info("admin_user_reset", username=username, outcome=outcome)
-    return outcome
+    log.info("admin_user_ready", username=username, outcome="reset")
+    return "reset"
 
 
 def add_user(
@@ -182,26 +170,11 @@ def add_user(
     check_username(username)
     check_password(password, app_env)
     check_email(email)
-    display_name = check_display_name(display_name or username)
-    exists = UserError(
-        f"user '{username}' already exists (usernames ignore case); "
-        "use `users set-password` to change its password"
-    )
-    with Session(engine) as session:
-        if _find(session, username) is not None:
-            raise exists
-        session.add(
-            User(
-                username=username,
-                display_name=display_name,
-                email=email,
-                password_hash=hash_password(password),
-            )
+    if not _create(engine, username, password, check_display_name(display_name or username), email):
+        raise UserError(
+            f"user '{username}' already exists (usernames ignore case); "
+            "use `users set-password` to change its password"
         )
-        try:
-            session.commit()
-        except IntegrityError:  # added by someone else since the lookup
-            raise exists from None
     log.info("user_added", username=username)
 
 

@@ -68,7 +68,7 @@ def test_reset_admin_applies_the_environment_on_request(job_env, db, capsys, mon
     monkeypatch.setenv("DASHBOARD_ADMIN_EMAIL", "admin@example.org")
     reset = run_in_process(capsys, "users", "reset-admin")
     assert reset.code == 0
-    assert reset.last("admin_user_reset")["outcome"] == "reset"
+    assert reset.last("admin_user_ready")["outcome"] == "reset"
     row = user_row(db, "admin")
     assert row["is_active"] and row["email"] == "admin@example.org"
     assert bcrypt.checkpw(b"dev-password", row["password_hash"].encode())
