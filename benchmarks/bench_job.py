@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import structlog
 from sqlalchemy import text
 from sqlmodel import Session

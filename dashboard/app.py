@@ -7,24 +7,17 @@ navigation, built only for a signed-in session.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+# npscsat, jobs and dashboard are installed (editable) in the environment, so they import here
+# although `streamlit run dashboard/app.py` puts only dashboard/ on sys.path.
+import streamlit as st
+import structlog
 
-# `streamlit run dashboard/app.py` puts only dashboard/ on sys.path; the shared npscsat package
-# and the dashboard package live one level up.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import streamlit as st  # noqa: E402
-import structlog  # noqa: E402
-
-from dashboard.auth import require_login  # noqa: E402
-from dashboard.config import DashboardSettings, ignored_variables, load_dashboard_settings  # noqa: E402
-from dashboard.formatting import escape_markdown  # noqa: E402
-from dashboard.home import render_home  # noqa: E402
-from npscsat.errors import ConfigError  # noqa: E402
-from npscsat.logs import configure_logging  # noqa: E402
+from dashboard.auth import require_login
+from dashboard.config import DashboardSettings, ignored_variables, load_dashboard_settings
+from dashboard.formatting import escape_markdown
+from dashboard.home import render_home
+from npscsat.errors import ConfigError
+from npscsat.logs import configure_logging
 
 log = structlog.get_logger("dashboard")
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from dashboard.client_address import IPNetwork, parse_trusted_proxies
 from npscsat.config import AppEnv, LogFormat, load_settings, secret_problem
 from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError
@@ -21,6 +23,9 @@ from npscsat.metrics import DEFAULT_MIN_SAMPLE
 # The re-authentication cookie is an HS256 JWT: the key needs at least 256 bits.
 MIN_COOKIE_KEY_BYTES = 32
 COOKIE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Without a remember-me cookie a session still ends after this many hours.
+SESSION_HOURS_WITHOUT_COOKIE = 12
+MIN_SESSION_SECONDS = 60
 LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 # The zone comes from the database (set by the job from BUSINESS_TIMEZONE); a second setting
 # here could disagree with the rollup's days, so it is ignored and the log says so.
@@ -42,13 +47,24 @@ class DashboardSettings(BaseSettings):
     dashboard_min_sample: int = Field(DEFAULT_MIN_SAMPLE, ge=1, le=1_000_000)
     # How many comments the comment list shows (detractors first).
     dashboard_comments_limit: int = Field(25, ge=1, le=500)
-    # Remember-me cookie; 0 days turns it off (every reload asks for the password).
+    # Where people open the dashboard: an https URL makes the remember-me cookie Secure.
+    dashboard_public_url: str = "http://localhost:8501"
+    # Remember-me cookie; 0 days turns it off (every reload asks for the password). A login
+    # session lasts as long as its cookie (SESSION_HOURS_WITHOUT_COOKIE when there is none).
     auth_cookie_name: str = "npscsat_auth"
-    auth_cookie_expiry_days: float = Field(1.0, ge=0, le=30)
-    # Failed-login throttle, per username across every session of one dashboard process.
+    auth_cookie_expiry_days: float = Field(0.5, ge=0, le=30)
+    # Failed-login throttle in the database, shared by every replica: per username and per
+    # client address, within one window, then a lockout.
     auth_max_attempts: int = Field(5, ge=1, le=100)
+    auth_max_attempts_per_address: int = Field(20, ge=1, le=10_000)
     auth_attempt_window_seconds: int = Field(900, ge=1, le=86_400)
     auth_lockout_seconds: int = Field(900, ge=1, le=86_400)
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks).
+    auth_trusted_proxies: str = ""
+    # bcrypt checks in flight at once in this process (each costs ~0.2 s of CPU).
+    auth_max_concurrent_checks: int = Field(2, ge=1, le=64)
+    # How long a signed-in session trusts its last check (disabled user, logout elsewhere).
+    auth_session_recheck_seconds: float = Field(5.0, ge=0, le=60)
 
     @field_validator("log_level")
     @classmethod
@@ -62,6 +78,20 @@ class DashboardSettings(BaseSettings):
     def _plain_cookie_name(cls, value: str) -> str:
         if not COOKIE_NAME.match(value):
             raise ValueError("use 1-64 letters, digits, '_' or '-'")
+        return value
+
+    @field_validator("auth_trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        parse_trusted_proxies(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("dashboard_public_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        value = value.strip()
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+            raise ValueError(f"'{value}' is not an http:// or https:// URL")
         return value
 
     @model_validator(mode="after")
@@ -85,6 +115,22 @@ class DashboardSettings(BaseSettings):
     def database(self) -> URL:
         """The read-only role's connection URL (validated above)."""
         return parse_database_url(self.dashboard_database_url, "DASHBOARD_DATABASE_URL")
+
+    @property
+    def trusted_proxies(self) -> tuple[IPNetwork, ...]:
+        return parse_trusted_proxies(self.auth_trusted_proxies)
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies travel over https only: set whenever the public URL is https."""
+        return urlsplit(self.dashboard_public_url).scheme == "https"
+
+    @property
+    def session_seconds(self) -> int:
+        """How long a login lasts: the cookie's lifetime, or 12 hours when there is no cookie."""
+        if self.auth_cookie_expiry_days == 0:
+            return SESSION_HOURS_WITHOUT_COOKIE * 3600
+        return max(MIN_SESSION_SECONDS, round(self.auth_cookie_expiry_days * 86_400))
 
 
 def cookie_key_problem(value: str, app_env: AppEnv) -> str | None:

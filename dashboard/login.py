@@ -1,27 +1,26 @@
-"""The login decision: throttle first, then one parameterised lookup, then bcrypt. No Streamlit.
+"""The login decision: lockouts first, then one parameterised lookup, then bcrypt. No Streamlit.
 
-Kept apart from the page so every rule (lockout before the password check, unknown users cost
-the same bcrypt time as known ones, junk usernames never reach SQL) is tested on its own.
+Kept apart from the page so every rule (a locked username or address is refused before its
+password is checked, unknown users cost the same bcrypt time as known ones, junk usernames never
+reach the user lookup, bcrypt checks are capped per process) is tested on its own. The state
+behind the lockouts lives in PostgreSQL (dashboard.login_state), shared by every replica.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
-import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import bcrypt
-
-from dashboard.throttle import LoginThrottle
+from dashboard.login_state import Lock, LoginStateStore
+from npscsat.login import is_username, verify_password
 from npscsat.reporting import LoginUser
 
-# The same rule as the users_username_format CHECK in db/init/001_core.sql: anything else
-# cannot be an account, so it is refused without a query.
-USERNAME_FORMAT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
-# bcrypt looks at 72 bytes at most; bcrypt 5 refuses longer passwords instead of truncating.
-BCRYPT_MAX_BYTES = 72
+# How long an attempt waits for a free bcrypt slot before it is told to try again.
+BCRYPT_WAIT_SECONDS = 3.0
 
 
 class LoginResult(enum.Enum):
@@ -29,14 +28,20 @@ class LoginResult(enum.Enum):
     REJECTED = "rejected"
     LOCKED = "locked"
     INCOMPLETE = "incomplete"
+    BUSY = "busy"
 
 
 @dataclass(frozen=True)
 class LoginOutcome:
     result: LoginResult
     user: LoginUser | None = None
-    retry_after: float | None = None  # seconds, when locked
+    session_id: str | None = None  # when signed in
+    lock: Lock | None = None  # when locked
     attempts_left: int | None = None  # when rejected
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.lock.retry_after if self.lock else None
 
     @property
     def message(self) -> str:
@@ -45,10 +50,17 @@ class LoginOutcome:
             return "Signed in."
         if self.result is LoginResult.INCOMPLETE:
             return "Enter your username and password."
+        if self.result is LoginResult.BUSY:
+            return "Too many logins are being checked right now; try again in a few seconds."
         if self.result is LoginResult.LOCKED:
             minutes = max(1, math.ceil((self.retry_after or 0) / 60))
+            who = (
+                "from your network"
+                if self.lock and self.lock.locked_by == "address"
+                else "for this username"
+            )
             return (
-                "Too many failed attempts for this username. Login is blocked for "
+                f"Too many failed attempts {who}. Login is blocked for "
                 f"{minutes} minute{'s' if minutes != 1 else ''}; try again later."
             )
         left = self.attempts_left or 0
@@ -58,46 +70,63 @@ class LoginOutcome:
         )
 
 
-def hash_password(password: str, rounds: int = 12) -> str:
-    """A bcrypt hash (used for the decoy below and by tests that create users)."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+class BcryptGate:
+    """A ceiling on concurrent bcrypt checks in this process: each costs about 0.2 s of CPU, so
+    a flood of attempts cannot take every core from the people reading the dashboard."""
 
+    def __init__(self, slots: int, wait_seconds: float = BCRYPT_WAIT_SECONDS) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait_seconds = wait_seconds
 
-def verify_password(password: str, password_hash: str) -> bool:
-    encoded = password.encode("utf-8")
-    if len(encoded) > BCRYPT_MAX_BYTES:
-        return False
-    try:
-        return bcrypt.checkpw(encoded, password_hash.encode("ascii"))
-    except ValueError:  # a malformed hash cannot match
-        return False
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Holds one slot while inside; yields False when none came free in time."""
+        acquired = self._slots.acquire(timeout=self._wait_seconds)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._slots.release()
+
+    def verify(self, password: str, password_hash: str) -> bool | None:
+        """Whether the password matches, or None when no slot came free in time."""
+        with self.slot() as acquired:
+            return verify_password(password, password_hash) if acquired else None
 
 
 def check_login(
     username: str,
     password: str,
     *,
-    throttle: LoginThrottle,
+    address: str | None,
+    state: LoginStateStore,
     find_user: Callable[[str], LoginUser | None],
     decoy_hash: str,
+    gate: BcryptGate,
 ) -> LoginOutcome:
-    """Decides one login attempt. `find_user` may raise (database down): nothing is counted then.
+    """Decides one login attempt. `state` and `find_user` may raise (database down): nothing is
+    counted then.
 
-    A locked username is refused before its password is looked at, so a correct guess during
-    the lockout does not help. Unknown and malformed usernames are checked against a decoy hash,
-    so response time does not reveal which accounts exist, and they are counted like real ones.
+    A locked username or client address is refused before the password is looked at, so a
+    correct guess during the lockout does not help. Unknown and malformed usernames are checked
+    against a decoy hash, so response time does not reveal which accounts exist, and they are
+    counted like real ones. An attempt that finds no free bcrypt slot is not counted.
     """
     username = username.strip()
     if not username or not password:
         return LoginOutcome(LoginResult.INCOMPLETE)
-    retry_after = throttle.retry_after(username)
-    if retry_after is not None:
-        return LoginOutcome(LoginResult.LOCKED, retry_after=retry_after)
-    user = find_user(username) if USERNAME_FORMAT.match(username) else None
-    if verify_password(password, user.password_hash if user else decoy_hash) and user:
-        throttle.record_success(username)
-        return LoginOutcome(LoginResult.SIGNED_IN, user=user)
-    lockout = throttle.record_failure(username)
-    if lockout is not None:
-        return LoginOutcome(LoginResult.LOCKED, retry_after=lockout)
-    return LoginOutcome(LoginResult.REJECTED, attempts_left=throttle.attempts_left(username))
+    lock = state.lock(username, address)
+    if lock is not None:
+        return LoginOutcome(LoginResult.LOCKED, lock=lock)
+    user = find_user(username) if is_username(username) else None
+    matched = gate.verify(password, user.password_hash if user else decoy_hash)
+    if matched is None:
+        return LoginOutcome(LoginResult.BUSY)
+    if matched and user:
+        session_id = state.record_success(user.username, address)
+        if session_id is not None:  # None: disabled since the lookup, so a failure after all
+            return LoginOutcome(LoginResult.SIGNED_IN, user=user, session_id=session_id)
+    failure = state.record_failure(username, address)
+    if failure.lock is not None:
+        return LoginOutcome(LoginResult.LOCKED, lock=failure.lock)
+    return LoginOutcome(LoginResult.REJECTED, attempts_left=failure.attempts_left)

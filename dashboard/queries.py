@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import streamlit as st
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -35,8 +35,6 @@ from npscsat.reporting import (
 )
 
 CACHE_TTL = timedelta(seconds=60)
-# A dashboard query that runs longer than this is a bug or an overload; stop it.
-STATEMENT_TIMEOUT_MS = 15_000
 
 # SQLSTATEs that mean "this database is not set up for the dashboard".
 _UNDEFINED_TABLE, _INVALID_SCHEMA, _UNDEFINED_FUNCTION = "42P01", "3F000", "42883"
@@ -128,22 +126,15 @@ def _first_line(exc: DBAPIError) -> str:
 
 @st.cache_resource(show_spinner=False)
 def get_engine(database_url: str) -> Engine:
-    """One small pool per dashboard process, shared by every session."""
-    engine = create_db_engine(
+    """One small pool per dashboard process, shared by every session. Statement, lock and
+    idle-transaction timeouts are settings of the dashboard's role (set by `migrate`)."""
+    return create_db_engine(
         make_url(database_url),
         application_name="npscsat-dashboard",
         pool_size=5,
         max_overflow=5,
         pool_recycle=1800,
     )
-
-    @event.listens_for(engine, "connect")
-    def _limit_statements(dbapi_connection, _record) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-        dbapi_connection.commit()
-
-    return engine
 
 
 def _read(database_url: str, reader, *args):

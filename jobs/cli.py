@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import signal
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -26,12 +23,13 @@ from jobs.config import JobSettings
 from jobs.errors import JobInterrupted
 from jobs.importing.formats import FORMATS
 from jobs.importing.run import ImportOptions, ImportReport, run_import, summary_fields
+from jobs.signals import StopSignals
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
 from npscsat.errors import ConfigError, NpscsatError
 from npscsat.logs import configure_logging
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 log = structlog.get_logger("jobs")
 
@@ -53,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     user = step.add_parser(
         "users",
-        help="dashboard users; without an action, create or update the demo user from "
-        "DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD",
+        help="dashboard users; without an action, create the demo user from "
+        "DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD when it is missing",
         description="Passwords are read from a prompt (on a terminal) or from the first line of "
-        "stdin, never from the command line.",
+        "stdin, never from the command line. Changing a password or disabling a user ends "
+        "that user's open dashboard sessions.",
     )
     action = user.add_subparsers(dest="action", metavar="ACTION")
     add = action.add_parser("add", help="add a user (password from prompt or stdin)")
@@ -69,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_parser("disable", help="stop a user from logging in").add_argument("username")
     action.add_parser("enable", help="let a disabled user log in again").add_argument("username")
     action.add_parser("list", help="list users (no password hashes)")
+    action.add_parser(
+        "reset-admin",
+        help="apply DASHBOARD_ADMIN_PASSWORD (and display name, e-mail) to the existing demo "
+        "user and enable it; without this, runs never change an existing user",
+    )
 
     step.add_parser(
         "model",
@@ -139,41 +143,6 @@ def _add_import_parser(step) -> None:
     )
 
 
-class _Signals:
-    """First SIGTERM / SIGINT: set the halt flag. Second: leave at once."""
-
-    def __init__(self, halt: threading.Event) -> None:
-        self.halt = halt
-        self.received: int | None = None
-        self.previous: dict[int, object] = {}
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, _frame) -> None:
-        if self.received is not None:
-            log.error("job_killed", signal=signal.Signals(signum).name)
-            os._exit(128 + signum)
-        self.received = signum
-        self.halt.set()
-        log.warning(
-            "job_stopping",
-            signal=signal.Signals(signum).name,
-            detail="finishing the batches in flight; send the signal again to stop at once",
-        )
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.received if self.received else EXIT_INTERRUPTED
-
-
 def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
     s = ctx.settings
     if args.action is None:
@@ -194,6 +163,8 @@ def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
         users.set_password(ctx.engine, args.username, password, app_env=s.app_env)
     elif args.action in ("disable", "enable"):
         users.set_active(ctx.engine, args.username, args.action == "enable")
+    elif args.action == "reset-admin":
+        steps.ensure_demo_user(ctx, reset=True)
     elif args.action == "list":
         for row in users.list_users(ctx.engine):
             log.info(
@@ -287,7 +258,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
 
     ctx = JobContext(settings, run_id)
-    with _Signals(ctx.halt) as signals:
+    with StopSignals(ctx.halt) as signals:
         try:
             outcome = _run_step(ctx, args, stdin or sys.stdin)
         except JobInterrupted:

@@ -13,28 +13,10 @@ from sqlalchemy.engine import URL
 from npscsat.config import AppEnv, LogFormat, secret_problem
 from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError
+from npscsat.login import password_problem, username_problem
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# The same rule as the users_username_format CHECK in db/init/001_core.sql.
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-BCRYPT_MAX_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
-
-
-def username_problem(value: str) -> str | None:
-    if not USERNAME.match(value):
-        return (
-            f"'{value}' is not a valid username: 3 to 32 characters, letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit"
-        )
-    return None
-
-
-def password_problem(value: str, app_env: AppEnv) -> str | None:
-    """Why a dashboard password is unacceptable, or None (bcrypt's limit plus the secret rules)."""
-    if len(value.encode("utf-8")) > BCRYPT_MAX_BYTES:
-        return f"is longer than {BCRYPT_MAX_BYTES} bytes, the most bcrypt can use"
-    return secret_problem(value, app_env)
 
 
 class JobSettings(BaseSettings):

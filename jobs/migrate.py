@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
+import psycopg2.errors
 import structlog
 from psycopg2 import sql
 from sqlalchemy import Engine
@@ -150,9 +151,25 @@ def scram_sha256_verifier(password: str, iterations: int = 4096) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
+# Session settings of the dashboard's role in this database: the limits live on the role, not in
+# the app, so they hold for anything that logs in with it. Read-only by default is a second fence
+# behind the privileges (the login functions lift it for their own transaction).
+DASHBOARD_ROLE_SETTINGS = {
+    "default_transaction_read_only": "on",
+    "statement_timeout": "15s",
+    "lock_timeout": "5s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+_OWNER_RIGHTS = "docs/database.md (section: the owner's rights)"
+
+
 def ensure_dashboard_role(engine: Engine, role: str, password: str) -> None:
     """Creates (or updates) the dashboard's login role: member of the read-only group, password
-    from the environment, read-only transactions by default, no other rights."""
+    from the environment, its own timeouts and read-only default, no other rights.
+
+    Works for an owner that is not a superuser (a managed PostgreSQL's admin role has CREATEROLE,
+    not SUPERUSER): no statement here touches superuser-only attributes, and a role that has any
+    privileged attribute is refused instead of being altered."""
     connection = engine.raw_connection()
     try:
         with connection.cursor() as cur:
@@ -165,7 +182,7 @@ def ensure_dashboard_role(engine: Engine, role: str, password: str) -> None:
                 )
             cur.execute(
                 "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls "
-                "FROM pg_roles WHERE rolname = %s",
+                "OR rolreplication FROM pg_roles WHERE rolname = %s",
                 (role,),
             )
             existing = cur.fetchone()
@@ -173,29 +190,52 @@ def ensure_dashboard_role(engine: Engine, role: str, password: str) -> None:
                 raise MigrationError(
                     f"DASHBOARD_DB_USER '{role}' is a privileged role; choose a dedicated role"
                 )
-            name = sql.Identifier(role)
-            if existing is None:
-                cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(name))
-            cur.execute(
-                sql.SQL(
-                    "ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT "
-                    "PASSWORD {}"
-                ).format(name, sql.Literal(scram_sha256_verifier(password)))
-            )
-            cur.execute(
-                sql.SQL(
-                    "ALTER ROLE {} IN DATABASE {} SET default_transaction_read_only = on"
-                ).format(name, sql.Identifier(database))
-            )
-            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_GROUP_ROLE), name))
-            cur.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), name)
-            )
+            _manage_role(cur, owner, role, database, password, create=existing is None)
+            cur.execute("SELECT has_database_privilege(%s, current_database(), 'TEMP')", (role,))
+            if cur.fetchone()[0]:
+                raise MigrationError(
+                    f"the dashboard role '{role}' may still create temporary tables in database "
+                    f"'{database}': PUBLIC holds TEMP on it, and only the database's owner can "
+                    f"revoke that. Run migrate as the owner of '{database}', or have its owner "
+                    f'run: REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC (see '
+                    f"{_OWNER_RIGHTS})"
+                )
         connection.commit()
         log.info("dashboard_role_ready", role=role)
     finally:
         connection.rollback()
         connection.close()
+
+
+def _manage_role(cur, owner: str, role: str, database: str, password: str, *, create: bool):
+    name = sql.Identifier(role)
+    statements = [sql.SQL("CREATE ROLE {} LOGIN INHERIT").format(name)] if create else []
+    statements.append(
+        sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}").format(
+            name, sql.Literal(scram_sha256_verifier(password))
+        )
+    )
+    statements += [
+        sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
+            name, sql.Identifier(database), sql.Identifier(setting), sql.Literal(value)
+        )
+        for setting, value in DASHBOARD_ROLE_SETTINGS.items()
+    ]
+    statements += [
+        sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_GROUP_ROLE), name),
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), name),
+    ]
+    for statement in statements:
+        try:
+            cur.execute(statement)
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            raise MigrationError(
+                f"the owner role '{owner}' of DATABASE_URL may not set up the dashboard role "
+                f"'{role}': {(exc.pgerror or str(exc)).strip().splitlines()[0]}. It needs "
+                f"CREATEROLE and, on PostgreSQL 16 and later, ADMIN OPTION on '{role}' and on "
+                f"'{READER_GROUP_ROLE}' (it has that on roles it created itself). See "
+                f"{_OWNER_RIGHTS}."
+            ) from None
 
 
 def sync_business_timezone(engine: Engine, zone: str) -> bool:

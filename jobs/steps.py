@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from jobs import store
 from jobs.classify import Classifier, ClassifyOptions, ClassifyReport
 from jobs.config import JobSettings
-from jobs.errors import JobInterrupted
+from jobs.errors import JobInterrupted, UserError
 from jobs.generate import GenerationOptions, GenerationReport, Generator
 from jobs.llm import ModelProgress, OllamaChat, RetryPolicy, Usage
 from jobs.migrate import run_migrate
@@ -100,9 +100,16 @@ def migrate(ctx: JobContext) -> None:
     )
 
 
-def ensure_demo_user(ctx: JobContext) -> None:
+def ensure_demo_user(ctx: JobContext, *, reset: bool = False) -> None:
+    """Creates the demo user when it is missing; with `reset`, also applies the environment to
+    an existing one (`users reset-admin`)."""
     s = ctx.settings
     if not s.dashboard_admin_username or s.dashboard_admin_password is None:
+        if reset:
+            raise UserError(
+                "reset-admin needs DASHBOARD_ADMIN_USERNAME and DASHBOARD_ADMIN_PASSWORD "
+                "(see .env.example)"
+            )
         log.warning(
             "admin_user_skipped",
             reason="DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD are not set; add users "
@@ -116,6 +123,7 @@ def ensure_demo_user(ctx: JobContext) -> None:
         display_name=s.dashboard_admin_display_name,
         email=s.dashboard_admin_email,
         app_env=s.app_env,
+        reset=reset,
     )
 
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, text
+from sqlmodel import Session, select
 
 from npscsat.errors import NpscsatError
+from npscsat.models import Channel, CustomerType
 
 
 @dataclass(frozen=True)
@@ -21,17 +23,16 @@ class Vocabulary:
 
 
 def load_vocabulary(engine: Engine) -> Vocabulary:
-    with engine.connect() as conn:
+    """The lookup tables, read through their SQLModel models (a handful of rows)."""
+    with Session(engine) as session:
         channels = {
-            code: label
-            for code, label in conn.execute(
-                text("SELECT code, label FROM app.channel ORDER BY sort_order, code")
-            )
+            row.code: row.label
+            for row in session.exec(select(Channel).order_by(Channel.sort_order, Channel.code))
         }
         types = {
-            code: label
-            for code, label in conn.execute(
-                text("SELECT code, label FROM app.customer_type ORDER BY sort_order, code")
+            row.code: row.label
+            for row in session.exec(
+                select(CustomerType).order_by(CustomerType.sort_order, CustomerType.code)
             )
         }
     if not channels or not types:

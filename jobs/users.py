@@ -2,7 +2,14 @@
 
 Passwords are stored as bcrypt hashes only (the table refuses anything else). They are read
 from a prompt or from stdin, never from the command line, where `ps` and shell history would
-show them.
+show them. Rows are read and written through the SQLModel `User` model: these are small,
+single-row writes, which is what the ORM is for (bulk loads of responses use COPY).
+
+The admin from DASHBOARD_ADMIN_USERNAME / DASHBOARD_ADMIN_PASSWORD is created when it is missing
+and otherwise left alone, so a scheduled run never undoes `users disable` or `users
+set-password`; `users reset-admin` applies the environment to an existing admin on purpose.
+Changing a password or disabling a user ends that user's open dashboard sessions (a trigger in
+db/init/005_login_state.sql).
 """
 
 from __future__ import annotations
@@ -11,25 +18,18 @@ import getpass
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-import bcrypt
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
 
-from jobs.config import EMAIL, password_problem, username_problem
+from jobs.config import EMAIL
 from jobs.errors import UserError
 from npscsat.config import AppEnv
+from npscsat.login import hash_password, password_problem, username_problem
+from npscsat.models import User
 
 log = structlog.get_logger("jobs.users")
-BCRYPT_ROUNDS = 12  # ~0.2 s per hash here: slow for guessing, fine for a login
-
-
-def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
-
-
-def password_matches(password: str, password_hash: str) -> bool:
-    return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
 
 
 def check_username(username: str) -> str:
@@ -48,6 +48,13 @@ def check_email(email: str | None) -> str | None:
     if email is not None and not EMAIL.match(email):
         raise UserError(f"'{email}' is not an e-mail address")
     return email
+
+
+def check_display_name(display_name: str) -> str:
+    display_name = display_name.strip()
+    if not 1 <= len(display_name) <= 100:
+        raise UserError("the display name must be 1 to 100 characters")
+    return display_name
 
 
 def read_new_password(stdin: TextIO, *, prompt: bool) -> str:
@@ -72,29 +79,40 @@ class UserRow:
     is_active: bool
 
 
-def _find(conn, username: str):
-    return conn.execute(
-        text(
-            "SELECT id, username, password_hash, display_name, is_active FROM app.users "
-            "WHERE lower(username) = lower(:username)"
-        ),
-        {"username": username},
-    ).first()
+def _find(session: Session, username: str) -> User | None:
+    """Usernames ignore case, as the unique index on lower(username) does."""
+    return session.exec(
+        select(User).where(func.lower(User.username) == username.lower())
+    ).one_or_none()
 
 
-def _insert(conn, username: str, password: str, display_name: str, email: str | None) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO app.users (username, display_name, email, password_hash) "
-            "VALUES (:username, :display_name, :email, :hash)"
-        ),
-        {
-            "username": username,
-            "display_name": display_name,
-            "email": email,
-            "hash": hash_password(password),
-        },
-    )
+def _require(session: Session, username: str) -> User:
+    user = _find(session, username)
+    if user is None:
+        raise UserError(f"there is no user '{username}'; add it with `users add {username}`")
+    return user
+
+
+def _create(
+    engine: Engine, username: str, password: str, display_name: str, email: str | None
+) -> bool:
+    """Inserts a new user; False when one with this name (in any case) exists already."""
+    with Session(engine) as session:
+        if _find(session, username) is not None:
+            return False
+        session.add(
+            User(
+                username=username,
+                display_name=display_name,
+                email=email,
+                password_hash=hash_password(password),
+            )
+        )
+        try:
+            session.commit()
+        except IntegrityError:  # added by someone else since the lookup
+            return False
+    return True
 
 
 def ensure_admin(
@@ -105,39 +123,39 @@ def ensure_admin(
     display_name: str,
     email: str | None,
     app_env: AppEnv,
-) -> Literal["created", "updated", "unchanged"]:
-    """Creates the demo user or brings it in line with the environment (active, same password).
-    The hash is only replaced when the password changed, so re-runs leave the row alone."""
+    reset: bool = False,
+) -> Literal["created", "exists", "reset"]:
+    """Creates the admin when it is missing. An existing admin is left as it is (not even
+    re-enabled), so a nightly run keeps what an operator did with `users`; only `reset` (the
+    `users reset-admin` command) applies the password, display name, e-mail (when given) and
+    enables it, which also ends its open sessions."""
     check_username(username)
     check_password(password, app_env, "DASHBOARD_ADMIN_PASSWORD")
     check_email(email)
-    with engine.begin() as conn:
-        row = _find(conn, username)
-        if row is None:
-            _insert(conn, username, password, display_name, email)
-            outcome = "created"
-        elif (
-            row.is_active
-            and row.display_name == display_name
-            and password_matches(password, row.password_hash)
-        ):
-            outcome = "unchanged"
-        else:
-            new_hash = (
-                row.password_hash
-                if password_matches(password, row.password_hash)
-                else hash_password(password)
+    display_name = check_display_name(display_name)
+    if _create(engine, username, password, display_name, email):
+        log.info("admin_user_ready", username=username, outcome="created")
+        return "created"
+    with Session(engine) as session:
+        user = _require(session, username)
+        if not reset:
+            log.info(
+                "admin_user_ready",
+                username=user.username,
+                outcome="exists",
+                active=user.is_active,
+                detail="left as it is; `python -m jobs users reset-admin` applies "
+                "DASHBOARD_ADMIN_PASSWORD to it",
             )
-            conn.execute(
-                text(
-                    "UPDATE app.users SET password_hash = :hash, display_name = :display_name, "
-                    "email = coalesce(:email, email), is_active = true WHERE id = :id"
-                ),
-                {"id": row.id, "hash": new_hash, "display_name": display_name, "email": email},
-            )
-            outcome = "updated"
-    log.info("admin_user_ready", username=username, outcome=outcome)
-    return outcome
+            return "exists"
+        user.password_hash = hash_password(password)
+        user.display_name = display_name
+        user.email = email or user.email
+        user.is_active = True
+        session.add(user)
+        session.commit()
+    log.info("admin_user_ready", username=username, outcome="reset")
+    return "reset"
 
 
 def add_user(
@@ -152,55 +170,37 @@ def add_user(
     check_username(username)
     check_password(password, app_env)
     check_email(email)
-    display_name = (display_name or username).strip()
-    if not 1 <= len(display_name) <= 100:
-        raise UserError("the display name must be 1 to 100 characters")
-    exists = UserError(
-        f"user '{username}' already exists (usernames ignore case); "
-        "use `users set-password` to change its password"
-    )
-    with engine.connect() as conn:
-        if _find(conn, username) is not None:
-            raise exists
-    try:
-        with engine.begin() as conn:
-            _insert(conn, username, password, display_name, email)
-    except IntegrityError:  # added by someone else since the check above
-        raise exists from None
+    if not _create(engine, username, password, check_display_name(display_name or username), email):
+        raise UserError(
+            f"user '{username}' already exists (usernames ignore case); "
+            "use `users set-password` to change its password"
+        )
     log.info("user_added", username=username)
 
 
 def set_password(engine: Engine, username: str, password: str, *, app_env: AppEnv) -> None:
     check_password(password, app_env)
-    with engine.begin() as conn:
-        updated = conn.execute(
-            text(
-                "UPDATE app.users SET password_hash = :hash "
-                "WHERE lower(username) = lower(:username)"
-            ),
-            {"username": username, "hash": hash_password(password)},
-        ).rowcount
-    if not updated:
-        raise UserError(f"there is no user '{username}'; add it with `users add {username}`")
-    log.info("user_password_set", username=username)
+    with Session(engine) as session:
+        user = _require(session, username)
+        user.password_hash = hash_password(password)
+        session.add(user)
+        session.commit()
+    log.info("user_password_set", username=username, sessions="ended")
 
 
 def set_active(engine: Engine, username: str, active: bool) -> None:
-    with engine.begin() as conn:
-        updated = conn.execute(
-            text(
-                "UPDATE app.users SET is_active = :active WHERE lower(username) = lower(:username)"
-            ),
-            {"username": username, "active": active},
-        ).rowcount
-    if not updated:
-        raise UserError(f"there is no user '{username}'")
-    log.info("user_enabled" if active else "user_disabled", username=username)
+    with Session(engine) as session:
+        user = _require(session, username)
+        user.is_active = active
+        session.add(user)
+        session.commit()
+    if active:
+        log.info("user_enabled", username=username)
+    else:
+        log.info("user_disabled", username=username, sessions="ended")
 
 
 def list_users(engine: Engine) -> list[UserRow]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT username, display_name, email, is_active FROM app.users ORDER BY username")
-        )
-        return [UserRow(*row) for row in rows]
+    with Session(engine) as session:
+        users = session.exec(select(User).order_by(User.username)).all()
+        return [UserRow(u.username, u.display_name, u.email, u.is_active) for u in users]

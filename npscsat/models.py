@@ -1,8 +1,12 @@
 """Typed models of the tables in db/init (the SQL files are the source of truth; a test checks
 that these models match the database column for column).
 
-Table models are for reading and for small writes (users, job runs). Bulk loads of responses go
-through COPY in the job, not through the ORM.
+Where they are used: `User` for every read and write of dashboard users (jobs/users.py) and
+`Channel` / `CustomerType` for the job's vocabulary (jobs/store.py): small, row-at-a-time work,
+which is what an ORM is for. Bulk loads of responses go through COPY (jobs/load.py), and the
+rollup is written by triggers, so `SurveyResponse` and `DailyRollup` are typed mirrors (the
+benchmark's row-by-row baseline uses `SurveyResponse`); `JobRun` mirrors app.job_run, which
+jobs/runs.py updates with plain SQL next to its advisory lock.
 """
 
 from __future__ import annotations

@@ -51,9 +51,15 @@ def migrated_db(pg_admin_url: URL) -> Iterator[MigratedDatabase]:
 
 
 def reset_data(engine: Engine, business_timezone: str = "UTC") -> None:
-    """Empties every data table (the rollup follows through its TRUNCATE trigger)."""
+    """Empties every data table (the rollup follows through its TRUNCATE trigger), login state
+    included."""
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE app.survey_response, app.users, app.job_run, app.import_run"))
+        conn.execute(
+            text(
+                "TRUNCATE app.survey_response, app.users, app.job_run, app.import_run, "
+                "app.generation_window, app.login_session, app.login_failure, app.login_lockout"
+            )
+        )
         conn.execute(
             text("SELECT reporting.set_business_timezone(:zone)"), {"zone": business_timezone}
         )

@@ -156,3 +156,19 @@ def sql_log() -> Iterator[list[str]]:
     event.listen(Engine, "before_cursor_execute", record)
     yield statements
     event.remove(Engine, "before_cursor_execute", record)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get update && "
+            "apt-get install -y chromium); the browser tests never download a browser."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from jobs import users
 from tests.dashboard.conftest import (
     PASSWORD,
     insert_responses,
@@ -16,6 +17,7 @@ from tests.dashboard.conftest import (
     synthetic_responses,
 )
 
+LOGIN_TOUCHES = ("app.login_lock(", "app.users", "app.record_login_failure(")
 FIGURE_TYPES = {"metric", "vega_lite_chart", "dataframe", "download_button", "text"}
 
 
@@ -56,7 +58,12 @@ def test_a_wrong_password_shows_an_error_and_reads_only_the_user(seeded, sql_log
     assert "Wrong username or password" in at.error[0].value
     assert not shows_figures(at)
     assert sql_log and all("reporting." not in s for s in sql_log)
-    assert all("app.users" in s for s in sql_log if s.lstrip().upper().startswith("SELECT"))
+    selects = [s for s in sql_log if s.lstrip().upper().startswith("SELECT")]
+    assert [next(t for t in LOGIN_TOUCHES if t in s) for s in selects] == [
+        "app.login_lock(",  # locked? (before the password is looked at)
+        "app.users",  # the one user
+        "app.record_login_failure(",  # counted, in the shared login state
+    ]
     assert at.text_input(key="login_password").value == ""  # not kept in the session
 
 
@@ -119,27 +126,64 @@ def test_an_inactive_user_cannot_log_in(db, app_env):
     assert "Wrong username or password" in at.error[0].value
 
 
-def test_database_down_at_login_says_so_without_a_traceback(db, app_env, monkeypatch):
+def test_database_down_at_login_tells_a_visitor_nothing_about_the_server(
+    db, app_env, monkeypatch, capsys
+):
     insert_user(db.engine, "alice")
-    down = db.dashboard_url.set(host="127.0.0.1", port=1)
+    down = db.dashboard_url.set(host="127.0.0.1", port=5999)
     monkeypatch.setenv("DASHBOARD_DATABASE_URL", down.render_as_string(hide_password=False))
     at = log_in(new_session().run(), "alice", PASSWORD)
     assert not at.exception
-    message = at.error[0].value
-    assert "Cannot check your login right now" in message and "cannot reach PostgreSQL" in message
-    assert db.dashboard_url.password not in message
+    message = at.error[0].value.replace("\\", "")  # as read on the page (Markdown escapes)
+    assert "Cannot check your login right now" in message
+    for detail in (
+        "PostgreSQL",
+        "5999",
+        "127.0.0.1",
+        db.dashboard_role,
+        db.url.database,
+        "psycopg",
+    ):
+        assert detail not in message, detail
     assert not shows_figures(at)
+    logged = capsys.readouterr().out  # the operator's log has the details
+    assert (
+        "login_unavailable" in logged and "cannot reach PostgreSQL" in logged and "5999" in logged
+    )
+    assert db.dashboard_url.password not in logged
 
 
-def test_a_database_without_the_schema_is_reported_as_not_ready(
-    empty_database, app_env, monkeypatch
+def test_a_database_without_the_schema_is_not_described_to_a_visitor(
+    empty_database, app_env, monkeypatch, capsys
 ):
     monkeypatch.setenv(
         "DASHBOARD_DATABASE_URL", empty_database.url.render_as_string(hide_password=False)
     )
     at = log_in(new_session().run(), "alice", PASSWORD)
     assert not at.exception
-    assert "no npscsat reporting schema yet" in at.error[0].value
+    message = at.error[0].value.replace("\\", "")  # as read on the page (Markdown escapes)
+    assert "Cannot check your login right now" in message
+    assert empty_database.name not in message and "schema" not in message
+    assert "no npscsat reporting schema yet" in capsys.readouterr().out
+
+
+def test_a_disabled_user_is_signed_out_on_the_next_interaction(seeded, monkeypatch):
+    monkeypatch.setenv("AUTH_SESSION_RECHECK_SECONDS", "0")
+    at = log_in(new_session().run(), "alice", PASSWORD)
+    assert shows_figures(at)
+    users.set_active(seeded.engine, "alice", False)
+    at.run()  # the next interaction
+    assert not at.exception
+    assert not shows_figures(at)
+    assert "Your session has ended" in at.info[0].value
+    assert at.text_input(key="login_username")
+
+
+def test_a_signed_in_page_rechecks_its_session_only_every_few_seconds(seeded, sql_log):
+    at = log_in(new_session().run(), "alice", PASSWORD)  # default: every 5 s
+    sql_log.clear()
+    at.run()
+    assert not any("login_session_user" in s for s in sql_log)  # checked at login just now
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,6 @@ import csv
 import io
 import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,47 +22,31 @@ from sqlalchemy import text
 
 from tests.conftest import reset_data
 from tests.dashboard.conftest import (
-    APP_PATH,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     Response,
     insert_responses,
     insert_user,
     synthetic_responses,
 )
+from tests.dashboard.live import (
+    REPO,
+    TIMEOUT_MS,
+    auth_cookies,
+    dashboard_env,
+    log_in,
+    open_app,
+    serve_dashboard,
+    wait_for_cookie,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(APP_PATH).parents[1]
 # Outside git by default, so a test run leaves the working tree clean.
 SCREENSHOTS = REPO / os.environ.get("NPSCSAT_SCREENSHOT_DIR", "test-results/screenshots")
 HOSTILE_COMMENT = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> **b**'
 INJECTION = "alice' OR '1'='1' --"
-COOKIE_NAME = "npscsat_auth"
 REAL_SOURCE = "import:helpdesk"
 DEMO_NOTICE = "demo data written by a language model"
-TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"streamlit did not become healthy:\n{log_path.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -102,57 +79,8 @@ def live_app(migrated_db) -> Iterator[str]:
             )
         ],
     )
-    port = free_port()
-    env = {
-        **os.environ,
-        "DASHBOARD_DATABASE_URL": migrated_db.dashboard_url.render_as_string(False),
-        "AUTH_COOKIE_KEY": secrets.token_urlsafe(48),
-        "APP_ENV": "prod",
-        "AUTH_COOKIE_NAME": COOKIE_NAME,
-        "LOG_FORMAT": "json",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        log_path = Path(tmp) / "streamlit.log"
-        with log_path.open("w") as log:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "streamlit",
-                    "run",
-                    APP_PATH,
-                    "--server.port",
-                    str(port),
-                    "--server.address",
-                    "127.0.0.1",
-                ],
-                cwd=REPO,  # as in the image: .streamlit/config.toml is read from here
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, server, log_path)
-            yield url
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get update && "
-            "apt-get install -y chromium); the browser tests never download a browser."
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with serve_dashboard(dashboard_env(migrated_db)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -161,18 +89,6 @@ def page(browser):
     context.set_default_timeout(TIMEOUT_MS)
     yield context.new_page()
     context.close()
-
-
-def open_app(page, url: str) -> None:
-    page.goto(url)
-    page.get_by_role("textbox", name="Username").wait_for()
-
-
-def log_in(page, username: str, password: str) -> None:
-    page.get_by_role("textbox", name="Username").fill(username)
-    # get_by_label("Password") would also match the show-password button
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def wait_for_charts(page, count: int = 2) -> None:
@@ -193,19 +109,6 @@ def screenshot(page, name: str, height: int = 2900) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name))
     page.set_viewport_size(size)
-
-
-def auth_cookies(context) -> list[dict]:
-    return [c for c in context.cookies() if c["name"] == COOKIE_NAME]
-
-
-def wait_for_cookie(page, present: bool) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if bool(auth_cookies(page.context)) == present:
-            return
-        page.wait_for_timeout(250)
-    raise AssertionError(f"the {COOKIE_NAME} cookie was {'not ' if present else ''}written")
 
 
 def test_log_in_see_charts_change_granularity_log_out_and_stay_out(live_app, page):

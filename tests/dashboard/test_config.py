@@ -23,6 +23,11 @@ def clean_env(monkeypatch):
         "AUTH_COOKIE_EXPIRY_DAYS",
         "DASHBOARD_TIMEZONE",
         "LOG_LEVEL",
+        "DASHBOARD_PUBLIC_URL",
+        "AUTH_TRUSTED_PROXIES",
+        "AUTH_MAX_ATTEMPTS_PER_ADDRESS",
+        "AUTH_MAX_CONCURRENT_CHECKS",
+        "AUTH_SESSION_RECHECK_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -35,6 +40,37 @@ def test_good_settings_and_defaults(monkeypatch):
     assert settings.dashboard_min_sample == 30
     assert settings.auth_max_attempts == 5
     assert settings.database().drivername == "postgresql+psycopg2"
+
+
+def test_a_login_lasts_twelve_hours_and_its_cookie_is_secure_behind_https(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", GOOD_URL)
+    monkeypatch.setenv("AUTH_COOKIE_KEY", STRONG_KEY)
+    settings = load_dashboard_settings()
+    assert settings.auth_cookie_expiry_days == 0.5  # was a day
+    assert settings.session_seconds == 12 * 3600
+    assert settings.cookie_secure is False  # http://localhost:8501
+    monkeypatch.setenv("DASHBOARD_PUBLIC_URL", "https://nps.example.org")
+    assert load_dashboard_settings().cookie_secure is True
+    monkeypatch.setenv("AUTH_COOKIE_EXPIRY_DAYS", "0")  # no cookie: a login still ends
+    assert load_dashboard_settings().session_seconds == 12 * 3600
+
+
+def test_trusted_proxies_are_parsed_and_bad_entries_named(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_DATABASE_URL", GOOD_URL)
+    monkeypatch.setenv("AUTH_COOKIE_KEY", STRONG_KEY)
+    monkeypatch.setenv("AUTH_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,2001:db8::/32")
+    assert [str(n) for n in load_dashboard_settings().trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.0.2.7/32",
+        "2001:db8::/32",
+    ]
+    monkeypatch.setenv("AUTH_TRUSTED_PROXIES", "10.0.0.0/8,my-proxy")
+    with pytest.raises(ConfigError, match="AUTH_TRUSTED_PROXIES: 'my-proxy' is not an IP"):
+        load_dashboard_settings()
+    monkeypatch.setenv("AUTH_TRUSTED_PROXIES", "")
+    monkeypatch.setenv("DASHBOARD_PUBLIC_URL", "nps.example.org")
+    with pytest.raises(ConfigError, match=r"DASHBOARD_PUBLIC_URL: 'nps\.example\.org' is not an"):
+        load_dashboard_settings()
 
 
 def test_missing_variables_are_named():

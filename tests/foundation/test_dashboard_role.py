@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from tests.foundation.catalog import LOGIN_FUNCTIONS, ROLE_SETTINGS, dashboard_role_facts
 from tests.foundation.test_schema_constraints import BCRYPT_HASH, insert_response, insert_user
 
 
@@ -87,8 +88,26 @@ def writable_column(db, relation: str) -> str:
 
 def test_the_role_also_defaults_to_read_only_transactions(seeded):
     # A second fence behind the privileges.
-    message = refused(seeded.dashboard_engine, "CREATE TEMP TABLE scratch (id int)")
+    message = refused(seeded.dashboard_engine, "CREATE TABLE reporting.scratch (id int)")
     assert "read-only transaction" in message
+
+
+def test_temporary_tables_are_refused_by_privilege_not_only_by_the_read_only_default(seeded):
+    message = refused(seeded.dashboard_engine, "CREATE TEMP TABLE scratch (id int)", True)
+    assert "permission denied to create temporary tables" in message
+
+
+def test_the_role_carries_its_own_timeouts(seeded):
+    with seeded.dashboard_engine.connect() as conn:
+        shown = {name: conn.execute(text(f"SHOW {name}")).scalar_one() for name in ROLE_SETTINGS}
+    # Set on the role in this database by migrate, not by the app: any client of the role
+    # (psql included) gets them.
+    assert shown == {
+        "default_transaction_read_only": "on",
+        "statement_timeout": "15s",
+        "lock_timeout": "5s",
+        "idle_in_transaction_session_timeout": "1min",
+    }
 
 
 def test_the_reporting_layer_is_readable(seeded):
@@ -128,6 +147,11 @@ def test_only_the_login_columns_of_users_are_readable(seeded):
         "SELECT * FROM app.schema_migration",
         "SELECT * FROM app.import_run",
         "SELECT app.add_code('channel', 'sneaky', 'Sneaky')",
+        "SELECT * FROM app.login_session",
+        "SELECT * FROM app.login_failure",
+        "SELECT * FROM app.login_lockout",
+        "SELECT app.end_sessions_of_changed_user()",
+        "SELECT app.login_rule_checked(1, 'x', 0, 2)",
         "SELECT reporting.rebuild_daily_rollup()",
         "SELECT reporting.set_business_timezone('UTC')",
         "CREATE TABLE reporting.sneaky (id int)",
@@ -135,8 +159,34 @@ def test_only_the_login_columns_of_users_are_readable(seeded):
     ],
 )
 def test_raw_tables_and_maintenance_functions_are_out_of_reach(seeded, statement):
-    message = refused(seeded.dashboard_engine, statement)
-    assert "permission denied" in message or "read-only transaction" in message
+    message = refused(seeded.dashboard_engine, statement, read_write=True)
+    assert "permission denied" in message
+
+
+def test_the_catalog_shows_no_write_privilege_no_temp_and_its_own_timeouts(seeded):
+    facts = dashboard_role_facts(seeded.engine, seeded.dashboard_role)
+    assert facts.writable_relations == []
+    assert facts.database_privileges == {"CONNECT": True, "CREATE": False, "TEMPORARY": False}
+    assert facts.creatable_schemas == []
+    assert facts.settings == ROLE_SETTINGS
+    assert facts.security_definer_functions == LOGIN_FUNCTIONS
+
+
+@pytest.mark.parametrize(
+    ("call", "problem"),
+    [
+        ("app.login_lock(repeat('a', 65), NULL)", "the username must be 1 to 64 characters"),
+        ("app.login_lock('', NULL)", "the username must be 1 to 64 characters"),
+        ("app.login_lock('alice', 'not-an-address')", "invalid input syntax for type cidr"),
+        ("app.login_lock('alice', repeat('1', 65))", "at most 64 characters"),
+        ("app.record_login_failure('alice', NULL, 0, 5, 60, 60)", "max failures must be between"),
+        ("app.record_login_failure('alice', NULL, 5, 5, 60, 999999)", "lockout must be between"),
+        ("app.record_login_success('alice', NULL, 10)", "session lifetime must be between"),
+    ],
+)
+def test_the_login_functions_refuse_unbounded_input(seeded, call, problem):
+    message = refused(seeded.dashboard_engine, f"SELECT * FROM {call}", read_write=True)
+    assert problem in message
 
 
 def test_the_role_has_no_privileged_attributes(seeded):

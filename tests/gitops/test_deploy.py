@@ -140,6 +140,7 @@ def test_configmap_carries_the_settings_and_no_secret(rendered, name: str) -> No
         "JOB_TARGET_RESPONSES",
         "DASHBOARD_DB_USER",
         "DASHBOARD_ADMIN_USERNAME",
+        "AUTH_TRUSTED_PROXIES",
     }
     assert config["data"]["APP_ENV"] == "prod"  # demo values are refused in the cluster
     for workload in ("Deployment", "Job", "CronJob"):

@@ -81,7 +81,7 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version(path: Path) -> 
         assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a 40-character SHA"
     for line in path.read_text(encoding="utf-8").splitlines():
         match = USES_LINE.match(line)
-        if match:
+        if match and not match["ref"].startswith("./"):  # a workflow of this very commit
             assert VERSION_COMMENT.search(match["rest"]), f"{path.name}: no # vX.Y.Z on {line!r}"
 
 
@@ -89,6 +89,8 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version(path: Path) -> 
 def test_every_job_declares_permissions_and_a_timeout(path: Path) -> None:
     for job_id, job in jobs(path).items():
         assert "permissions" in job, f"{path.name}: job {job_id} has no permissions"
+        if "uses" in job:
+            continue  # calls a reusable workflow: its own jobs carry the timeouts
         assert isinstance(job.get("timeout-minutes"), int), f"{path.name}: {job_id} has no timeout"
         assert 0 < job["timeout-minutes"] <= 60, f"{path.name}: {job_id} timeout out of range"
 
@@ -127,6 +129,7 @@ def test_write_permissions_only_where_the_release_needs_them() -> None:
             if granted:
                 writes[f"{path.name}:{job_id}"] = granted
     assert writes == {
+        "ci.yml:release": {"contents", "packages", "pull-requests"},  # passed on to release.yml
         "release.yml:publish": {"packages"},
         "release.yml:gitops": {"contents", "pull-requests"},
     }
@@ -148,7 +151,8 @@ def test_the_aggregate_job_needs_every_other_job_and_always_reports() -> None:
     aggregate = ci_jobs["all-green"]
     assert aggregate["name"] == "all green"
     assert aggregate["if"] == "always()"
-    assert set(aggregate["needs"]) == set(ci_jobs) - {"all-green"}
+    # Everything but itself and the release that follows it (which runs on pushes only).
+    assert set(aggregate["needs"]) == set(ci_jobs) - {"all-green", "release", "release-scope"}
     script = "\n".join(step_runs(CI, "all-green"))
     assert 'all(.value.result == "success")' in script
 
@@ -242,10 +246,38 @@ def test_branch_policy_workflow_only_calls_the_script_from_the_base_branch() -> 
     assert {"--head", "--base", "--title"} <= set(script.split())
 
 
+def test_release_runs_only_after_ci_passed_on_the_same_commit() -> None:
+    """Nothing publishes on a push by itself: the release is a job of CI that needs "all green"
+    (every CI job passed), and the called workflow builds that run's commit (github.sha)."""
+    assert set(load(RELEASE)["on"]) == {"workflow_call"}  # no push or tag trigger of its own
+    ci = load(CI)
+    assert ci["on"]["push"]["branches"] == ["develop", "main"]
+    assert ci["on"]["push"]["tags"] == ["v*.*.*"]  # a version tag is tested before release
+    release = ci["jobs"]["release"]
+    assert release["uses"] == "./.github/workflows/release.yml"
+    assert set(release["needs"]) == {"all-green", "release-scope"}
+    condition = " ".join(release["if"].split())
+    assert "github.event_name == 'push'" in condition
+    assert "github.ref == 'refs/heads/main' || startsWith(github.ref, 'refs/tags/v')" in condition
+    assert "needs.release-scope.outputs.publish == 'true'" in condition
+    assert "always()" not in condition  # skipped whenever a needed job did not succeed
+    assert release["secrets"] == {"GITOPS_TOKEN": "${{ secrets.GITOPS_TOKEN }}"}
+    for job in jobs(RELEASE).values():
+        for step in job.get("steps", []):
+            ref = step.get("with", {}).get("ref")
+            assert ref in (None, "main"), ref  # images from the CI run's commit, never another
+
+
+def test_release_scope_skips_pushes_that_change_only_deploy_or_docs() -> None:
+    script = "\n".join(step_runs(CI, "release-scope"))
+    assert "git diff --name-only" in script
+    assert "'^(deploy/|docs/)|\\.md$'" in script
+    checkout = jobs(CI)["release-scope"]["steps"][0]
+    assert checkout["with"]["fetch-depth"] == 0  # the push's first commit is there to diff
+
+
 def test_release_publishes_to_ghcr_with_sbom_and_provenance() -> None:
     workflow = load(RELEASE)
-    assert workflow["on"]["push"]["branches"] == ["main"]
-    assert workflow["on"]["push"]["tags"] == ["v*.*.*"]
     publish = workflow["jobs"]["publish"]
     builds = [s for s in publish["steps"] if s.get("uses", "").startswith("docker/build-push")]
     assert {b["with"]["file"] for b in builds} == {"Dockerfile.job", "Dockerfile.dashboard"}

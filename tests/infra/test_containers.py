@@ -102,6 +102,20 @@ def test_published_ports_are_variables_and_dev_ports_stay_local():
         assert mapping.startswith("127.0.0.1:"), mapping
 
 
+def test_the_plain_http_dashboard_is_published_on_this_machine_only_unless_asked():
+    for files in (["compose.yaml"], ["compose.yaml", "compose.override.yaml"]):
+        dashboard = compose_config(*files)["services"]["dashboard"]
+        assert [(p.get("host_ip"), p["published"]) for p in dashboard["ports"]] == [
+            ("127.0.0.1", "8501")
+        ]
+    opened = compose_config("compose.yaml", DASHBOARD_BIND_ADDRESS="0.0.0.0")["services"]
+    assert opened["dashboard"]["ports"][0]["host_ip"] == "0.0.0.0"
+    behind_tls = compose_config("compose.yaml", DASHBOARD_PUBLIC_URL="https://nps.example.org")
+    for service in ("job", "dashboard"):  # the dashboard's cookie is then Secure
+        environment = behind_tls["services"][service]["environment"]
+        assert environment["DASHBOARD_PUBLIC_URL"] == "https://nps.example.org"
+
+
 def test_demo_values_are_refused_in_production(monkeypatch):
     services = compose_config("compose.yaml", "compose.override.yaml")["services"]
     job = services["job"]["environment"]

@@ -103,7 +103,7 @@ def job_command(*args: str) -> list[str]:
 
 def subprocess_env(env: dict[str, str], **overrides: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k.upper() not in set(_job_variables())}
-    return {**keep, **env, **overrides, "PYTHONPATH": str(REPO)}
+    return {**keep, **env, **overrides}
 
 
 def run_job(

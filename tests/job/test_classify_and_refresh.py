@@ -103,3 +103,52 @@ def test_refresh_rebuilds_the_rollup_only_when_it_drifted(job_env, db, capsys):
     assert rebuilt["drifted"]["sentiment_negative"] == {"raw": 5, "rollup": 0}
     assert scalar(db, "SELECT sum(responses) FROM reporting.daily_rollup") == 5
     assert scalar(db, "SELECT sum(sentiment_negative) FROM reporting.daily_rollup") == 5
+
+
+def rollup_rows(db) -> set[tuple]:
+    with db.engine.connect() as conn:
+        return set(
+            conn.execute(
+                text(
+                    "SELECT day, channel, customer_type, responses, promoters, detractors, "
+                    "nps_sum, csat_count, csat_sum FROM reporting.daily_rollup"
+                )
+            ).all()
+        )
+
+
+def test_refresh_catches_drift_inside_the_rollup_that_leaves_the_totals_alone(job_env, db, capsys):
+    """With the triggers off, one response moved 30 days and to another channel: every grand
+    total still agrees, but two rollup rows are wrong. Compared per key, it is repaired."""
+    for slot in range(1, 4):
+        insert(db, slot=slot, nps=slot + 6, comment=None)
+    moved = insert(db, slot=4, nps=2, comment="Nobody called me back.", sentiment="negative")
+    correct = rollup_rows(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE app.survey_response DISABLE TRIGGER USER"))
+        conn.execute(
+            text(
+                "UPDATE app.survey_response SET responded_at = responded_at - interval '30 days', "
+                "channel = 'email' WHERE id = :id"
+            ),
+            {"id": moved},
+        )
+        conn.execute(text("ALTER TABLE app.survey_response ENABLE TRIGGER USER"))
+    stale = rollup_rows(db)
+    assert stale == correct  # the rollup never heard of the move
+
+    result = run_in_process(capsys, "refresh")
+    assert result.code == 0
+    rebuilt = result.last("reporting_rebuilt")
+    assert rebuilt["keys_drifted"] == 2  # the old day x chat row and the new day x email row
+    assert rebuilt["drifted"] == {}  # no grand total differs
+    keys = {(e["key"]["day"], e["key"]["channel"]) for e in rebuilt["examples"]}
+    assert keys == {("2025-05-05", "chat"), ("2025-04-05", "email")}
+    assert result.last("reporting_checked")["rebuilt"] is True
+    after = rollup_rows(db)
+    assert ("2025-04-05", "email") in {(str(r[0]), r[1]) for r in after}
+    assert sum(r[3] for r in after if r[1] == "chat") == 3
+
+    again = run_in_process(capsys, "refresh")
+    assert again.last("reporting_checked")["rebuilt"] is False
+    assert rollup_rows(db) == after  # a clean rollup is left as it is

@@ -97,7 +97,7 @@ def test_a_run_reaches_the_target_and_a_second_run_adds_nothing(job_env, db, oll
     assert slot_summary(db) == (1000, 1000, 1, 1000)
     assert ollama.stats.chat_calls == calls  # nothing to do: Ollama is not even asked
     assert second.last("job_finished")["written"] == 0
-    assert second.last("admin_user_ready")["outcome"] == "unchanged"
+    assert second.last("admin_user_ready")["outcome"] == "exists"
     assert [r["status"] for r in job_runs(db)] == ["succeeded", "succeeded"]
     assert job_runs(db)[-1]["written"] == 1000
 

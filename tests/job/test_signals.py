@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 
 from sqlalchemy import text
@@ -98,3 +99,42 @@ def _runs(db) -> list[tuple[str, int]]:
                 text("SELECT status, written FROM app.job_run ORDER BY started_at")
             )
         ]
+
+
+# SIGTERM arrives while the main thread holds structlog's output lock, halfway through writing
+# a log line: a handler that logs would wait for that lock forever (it is not re-entrant).
+SIGNAL_DURING_A_LOG_LINE = """
+import json, os, signal, sys, threading
+import structlog
+from structlog._output import _get_lock_for_file
+from jobs.signals import StopSignals
+from npscsat.logs import configure_logging
+
+configure_logging("INFO", "json")
+structlog.get_logger("test").info("before")  # the logger's lock for stdout now exists
+halt = threading.Event()
+with StopSignals(halt) as signals:
+    with _get_lock_for_file(sys.stdout):  # as if the main thread were mid-line
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs here, between two bytecodes
+            pass
+    stopped = halt.wait(10)
+print(json.dumps({"event": "survived", "halted": stopped, "exit_code": signals.exit_code}))
+"""
+
+
+def test_a_signal_that_lands_while_a_log_line_is_written_does_not_deadlock():
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNAL_DURING_A_LOG_LINE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = parse_json_lines(done.stdout)
+    events = [line["event"] for line in lines]
+    assert events[-1] == "survived" and lines[-1]["halted"] is True
+    assert lines[-1]["exit_code"] == 128 + signal.SIGTERM
+    assert "job_stopping" in events  # logged, from outside the handler

@@ -38,20 +38,45 @@ def admin(db, password="first-password", **overrides):
     return ensure_admin(db.engine, **options)
 
 
-def test_the_demo_user_is_created_then_left_alone_then_brought_in_line(db):
+def test_the_demo_user_is_created_once_and_then_left_alone(db):
     assert admin(db) == "created"
     row = user_row(db, "admin")
     assert row["password_hash"].startswith("$2b$12$")
     assert bcrypt.checkpw(b"first-password", row["password_hash"].encode())
-    assert admin(db) == "unchanged"
+    assert admin(db) == "exists"
     assert user_row(db, "admin")["password_hash"] == row["password_hash"]
 
-    with db.engine.begin() as conn:
-        conn.execute(text("UPDATE app.users SET is_active = false"))
-    assert admin(db, password="second-password", email="a@b.io") == "updated"
-    row = user_row(db, "ADMIN")
-    assert row["is_active"] and row["email"] == "a@b.io"
-    assert bcrypt.checkpw(b"second-password", row["password_hash"].encode())
+
+def test_a_run_never_undoes_disable_or_set_password(job_env, db, capsys):
+    """The nightly CronJob runs `python -m jobs` with the same DASHBOARD_ADMIN_PASSWORD: it must
+    not re-enable a disabled admin, nor put back the password an operator replaced."""
+    assert run_in_process(capsys, "users").code == 0  # creates admin / dev-password
+    assert run_in_process(capsys, "users", "set-password", "admin", stdin="rotated-pw\n").code == 0
+    assert run_in_process(capsys, "users", "disable", "admin").code == 0
+
+    again = run_in_process(capsys, "users")  # what every run does
+    assert again.code == 0
+    assert again.last("admin_user_ready")["outcome"] == "exists"
+    row = user_row(db, "admin")
+    assert row["is_active"] is False
+    assert bcrypt.checkpw(b"rotated-pw", row["password_hash"].encode())
+
+
+def test_reset_admin_applies_the_environment_on_request(job_env, db, capsys, monkeypatch):
+    assert run_in_process(capsys, "users").code == 0
+    assert run_in_process(capsys, "users", "disable", "admin").code == 0
+    monkeypatch.setenv("DASHBOARD_ADMIN_EMAIL", "admin@example.org")
+    reset = run_in_process(capsys, "users", "reset-admin")
+    assert reset.code == 0
+    assert reset.last("admin_user_ready")["outcome"] == "reset"
+    row = user_row(db, "admin")
+    assert row["is_active"] and row["email"] == "admin@example.org"
+    assert bcrypt.checkpw(b"dev-password", row["password_hash"].encode())
+
+    monkeypatch.delenv("DASHBOARD_ADMIN_USERNAME")
+    monkeypatch.delenv("DASHBOARD_ADMIN_PASSWORD")
+    missing = run_in_process(capsys, "users", "reset-admin")
+    assert missing.code == 1 and "needs DASHBOARD_ADMIN_USERNAME" in missing.lines[-1]["error"]
 
 
 def test_production_refuses_a_weak_demo_password(db):
