@@ -32,6 +32,7 @@ from dashboard.formatting import (
     local_timestamp,
     period_span,
 )
+from dashboard.job_status import show_job_status
 from npscsat import sources as response_sources
 from npscsat.errors import DatabaseUnavailable
 from npscsat.reporting import Comment, JobRunStatus, SourceOption
@@ -83,9 +84,9 @@ def _render(settings: DashboardSettings) -> None:
             on_click=queries.forget_cached_data,
             help="Figures are cached for a minute; this reads the database again now.",
         )
-    _show_job_progress(lookups.latest_run, zone)
+    run = show_job_status(db, zone)
     if status.responses == 0 or status.first_day is None:
-        _show_no_data(lookups.latest_run)
+        _show_no_data(run)
         return
 
     selection = render_filters(status, lookups.channels, lookups.customer_types, lookups.sources)
@@ -120,20 +121,6 @@ def _render(settings: DashboardSettings) -> None:
 # --- status banners -------------------------------------------------------------------------
 
 
-def _show_job_progress(run: JobRunStatus | None, zone: str) -> None:
-    if run is None or run.status != "running":
-        return
-    started = local_timestamp(run.started_at, zone)
-    if run.target:
-        st.info(
-            f"**Generation is running:** {run.written:,} / {run.target:,} responses written "
-            f"(started {started}). Figures grow as it loads; press Refresh data to update."
-        )
-        st.progress(min(1.0, run.written / run.target))
-    else:
-        st.info(f"**Generation is running:** {run.written:,} responses written so far.")
-
-
 DEMO_NOTICE = (
     "**Demo data:** these figures include demo data written by a language model (source "
     "*generated*), not answers from real customers."
@@ -157,12 +144,12 @@ def _show_demo_notice(selection: Selection, sources: Sequence[SourceOption]) -> 
 
 
 def _show_no_data(run: JobRunStatus | None) -> None:
-    if run is not None and run.status == "running":
-        return  # the progress banner already says what is happening
-    if run is not None and run.status in ("failed", "interrupted"):
+    if run is not None and (run.live or run.dead or run.status == "failed"):
+        return  # the job's banner already says what is happening
+    if run is not None and run.status == "interrupted":
         st.warning(
-            f"**No data yet.** The last run of the data job {run.status} before loading any "
-            "response; see its logs, run it again, then press Refresh data."
+            "**No data yet.** The last run of the data job was stopped before loading any "
+            "response; run it again, then press Refresh data."
         )
         return
     st.info(

@@ -35,6 +35,7 @@ from npscsat.reporting import (
 )
 
 CACHE_TTL = timedelta(seconds=60)
+JOB_STATUS_TTL = timedelta(seconds=2)  # one read per replica every 2 s, however many viewers
 
 # SQLSTATEs that mean "this database is not set up for the dashboard".
 _UNDEFINED_TABLE, _INVALID_SCHEMA, _UNDEFINED_FUNCTION = "42P01", "3F000", "42883"
@@ -60,7 +61,6 @@ class Lookups:
     """What the filters offer and what the page says about the data."""
 
     status: DataStatus
-    latest_run: JobRunStatus | None
     channels: list[Option]
     customer_types: list[Option]
     sources: list[SourceOption]
@@ -85,7 +85,6 @@ def fetch_overview(conn: Connection, selection: ReportFilter, granularity: Granu
 def fetch_lookups(conn: Connection) -> Lookups:
     return Lookups(
         status=reporting.fetch_data_status(conn),
-        latest_run=reporting.fetch_latest_job_run(conn),
         channels=reporting.fetch_channels(conn),
         customer_types=reporting.fetch_customer_types(conn),
         sources=reporting.fetch_sources(conn),
@@ -148,6 +147,11 @@ def load_lookups(database_url: str) -> Lookups:
     return _read(database_url, fetch_lookups)
 
 
+@st.cache_data(ttl=JOB_STATUS_TTL, show_spinner=False, max_entries=10)
+def load_job_status(database_url: str) -> JobRunStatus | None:
+    return _read(database_url, reporting.fetch_job_status)
+
+
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=1000)
 def load_overview(
     database_url: str,
@@ -195,5 +199,6 @@ def find_login_user(database_url: str, username: str) -> LoginUser | None:
 def forget_cached_data() -> None:
     """The "refresh" and "retry" buttons: the next run reads the database again."""
     load_lookups.clear()
+    load_job_status.clear()
     load_overview.clear()
     load_comments.clear()

@@ -5,9 +5,11 @@ model for the scores and comments of a batch of cases under a strict per-batch J
 check every record, write the good ones in bulk and ask again for the rest. Re-runs top up and
 never exceed the target; a killed run resumes exactly, because the plan is read from the table.
 
-Asking again is not asking the same way: a small model that repeated itself or wrote something
-unusable gets the case with another topic and writing style, another seed and a higher
-temperature (GenerationOptions.vary_reasks; the benchmark measures the difference).
+Asking again is not asking the same way: a dropped case comes back with another topic and
+writing style and another seed, and with a temperature that fits why it was dropped: higher
+after a repetition (the model needs to wander off), lower after a comment that contradicted its
+score or was not a sentence (it needs to stay on track). GenerationOptions.vary_reasks turns
+this off; the benchmark measures the difference.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from jobs.records import BatchCheck
 from jobs.scenario import Case, Scenario
 
 log = structlog.get_logger("jobs.generate")
-REASK_TEMPERATURE_STEP = 0.15  # per extra ask of a batch's most-asked case ...
+REASK_TEMPERATURE_STEP = 0.15  # per extra ask, after a repetition ...
 REASK_TEMPERATURE_MAX = 1.2  # ... up to this
+REASK_CAREFUL_TEMPERATURE = 0.5  # after anything else
+REPETITIONS = frozenset({"near_duplicate_comment", "repeated_comment", "comment_copies_topic"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class Generator:
         self.run_id = run_id
         self.on_progress = on_progress or (lambda _snapshot: None)  # for app.job_run
         self.run_comments = comments.RunRepeats()
+        self._dropped_for: dict[int, str] = {}  # slot -> why it was last dropped
         self._lock = threading.Lock()
         self.report: GenerationReport | None = None  # live while run() works, also on failure
 
@@ -117,12 +122,16 @@ class Generator:
             return cases
         return [self.scenario.retold(case, count) for case, count in zip(cases, asks, strict=True)]
 
-    def temperature_for(self, asks: list[int]) -> float:
-        extra = max(asks) - 1 if self.options.vary_reasks else 0
-        return min(
-            self.options.temperature + REASK_TEMPERATURE_STEP * extra,
-            max(REASK_TEMPERATURE_MAX, self.options.temperature),
-        )
+    def temperature_for(self, slots: list[int], asks: list[int]) -> float:
+        base = self.options.temperature
+        extra = max(asks) - 1
+        if not self.options.vary_reasks or not extra:
+            return base
+        with self._lock:
+            reasons = {self._dropped_for.get(slot) for slot in slots}
+        if reasons & REPETITIONS:
+            return min(base + REASK_TEMPERATURE_STEP * extra, max(REASK_TEMPERATURE_MAX, base))
+        return min(base, REASK_CAREFUL_TEMPERATURE)
 
     def ask(self, slots: list[int], asks: list[int]) -> Asked:
         """One model call for a batch of slots (runs on a worker thread)."""
@@ -136,7 +145,7 @@ class Generator:
                 records.batch_schema(cases),
                 accept=lambda content: records.read_answer(content, cases, self.run_comments),
                 seed=seed,
-                temperature=self.temperature_for(asks),
+                temperature=self.temperature_for(slots, asks),
                 max_tokens=records.token_budget(cases),
                 purpose="generate",
             )
@@ -184,8 +193,12 @@ class Generator:
                 report.model_records += check.written
                 report.kept += len(check.rows)
                 report.unusable_calls += records.UNUSABLE in check.outcomes
-                for outcome, count in zip(check.outcomes, asked.asks, strict=True):
+                for slot, outcome, count in zip(slots, check.outcomes, asked.asks, strict=True):
                     (report.first_asks if count == 1 else report.re_asks)[outcome] += 1
+                    if outcome == records.KEPT:
+                        self._dropped_for.pop(slot, None)
+                    else:
+                        self._dropped_for[slot] = outcome
             if dropped or not check.complete:
                 log.info(
                     "records_dropped",

@@ -12,15 +12,18 @@ import uuid
 from collections.abc import Iterator
 
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, text, update
+from sqlmodel import Session
 
 from jobs.errors import AnotherRunActive
+from npscsat.models import JobRun
 
 log = structlog.get_logger("jobs.runs")
-# pg_advisory_lock key; migrate.py uses 7_311_026. reporting.latest_job_run looks for it in
+# pg_advisory_lock key; migrate.py uses 7_311_026. reporting.job_status looks for it in
 # pg_locks to tell a live run from a dead one (db/init/004_job_progress.sql).
 DATA_LOCK_KEY = 7_311_027
 DETAIL_MAX_CHARS = 2000
+PHASE_DETAIL_MAX_CHARS = 500  # the CHECK of app.job_run.phase_detail
 
 
 @contextlib.contextmanager
@@ -53,11 +56,17 @@ def data_lock(engine: Engine) -> Iterator[None]:
             )
         stale = (
             conn.execute(
-                text(
-                    "UPDATE app.job_run SET status = 'interrupted', finished_at = now(), "
-                    "detail = coalesce(detail, 'the process ended without reporting (killed?)') "
-                    "WHERE status = 'running' RETURNING run_id"
+                update(JobRun)
+                .where(JobRun.status == "running")
+                .values(
+                    status="interrupted",
+                    finished_at=func.now(),
+                    updated_at=func.now(),
+                    detail=func.coalesce(
+                        JobRun.detail, "the process ended without reporting (killed?)"
+                    ),
                 )
+                .returning(JobRun.run_id)
             )
             .scalars()
             .all()
@@ -74,69 +83,45 @@ def data_lock(engine: Engine) -> Iterator[None]:
 
 
 class RunRecorder:
-    """The app.job_run row of this run."""
+    """The app.job_run row of this run (the JobRun model)."""
 
     def __init__(self, engine: Engine, run_id: uuid.UUID) -> None:
         self.engine = engine
         self.run_id = run_id
 
     def start(self, *, target: int, filled: int, model: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO app.job_run (run_id, status, target, written, model) "
-                    "VALUES (:run_id, 'running', :target, :written, :model)"
-                ),
-                {"run_id": self.run_id, "target": target, "written": filled, "model": model},
-            )
+        with Session(self.engine) as session:
+            session.add(JobRun(run_id=self.run_id, target=target, written=filled, model=model))
+            session.commit()
+
+    def _update(self, **values) -> None:
+        with Session(self.engine) as session:
+            session.execute(update(JobRun).where(JobRun.run_id == self.run_id).values(**values))
+            session.commit()
 
     def phase(self, phase: str, *, detail: str | None = None, eta_s: float | None = None) -> None:
         """What the run does now, for the dashboard. Never raises: a status line must not end
         the run (the next update, or the final status, catches up)."""
         try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "UPDATE app.job_run SET phase = :phase, phase_detail = :detail, "
-                        "eta_seconds = :eta, updated_at = now() WHERE run_id = :run_id"
-                    ),
-                    {
-                        "run_id": self.run_id,
-                        "phase": phase,
-                        "detail": detail[: DETAIL_MAX_CHARS // 4] if detail else None,
-                        "eta": None if eta_s is None else max(0, round(eta_s)),
-                    },
-                )
+            self._update(
+                phase=phase,
+                phase_detail=detail[:PHASE_DETAIL_MAX_CHARS] if detail else None,
+                eta_seconds=None if eta_s is None else max(0, round(eta_s)),
+                updated_at=func.now(),
+            )
         except Exception as exc:
             log.warning("job_run_phase_not_recorded", phase=phase, error=str(exc).splitlines()[0])
-
-    def update_counters(self, *, dropped: int, retries: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "UPDATE app.job_run SET dropped = :dropped, retries = :retries "
-                    "WHERE run_id = :run_id"
-                ),
-                {"run_id": self.run_id, "dropped": dropped, "retries": retries},
-            )
 
     def finish(self, status: str, *, dropped: int, retries: int, detail: str | None = None) -> None:
         """Final status; never raises, so it cannot hide the error that ended the run."""
         try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text(
-                        "UPDATE app.job_run SET status = :status, finished_at = now(), "
-                        "dropped = :dropped, retries = :retries, detail = :detail "
-                        "WHERE run_id = :run_id"
-                    ),
-                    {
-                        "run_id": self.run_id,
-                        "status": status,
-                        "dropped": dropped,
-                        "retries": retries,
-                        "detail": detail[:DETAIL_MAX_CHARS] if detail else None,
-                    },
-                )
+            self._update(
+                status=status,
+                finished_at=func.now(),
+                updated_at=func.now(),
+                dropped=dropped,
+                retries=retries,
+                detail=detail[:DETAIL_MAX_CHARS] if detail else None,
+            )
         except Exception as exc:  # reporting must not mask the real outcome
             log.error("job_run_not_recorded", status=status, error=str(exc).splitlines()[0])

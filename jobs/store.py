@@ -7,11 +7,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, text
 from sqlmodel import Session, select
 
 from npscsat.errors import NpscsatError
-from npscsat.models import Channel, CustomerType
+from npscsat.models import Channel, CustomerType, GenerationWindow
 
 
 @dataclass(frozen=True)
@@ -165,20 +165,14 @@ def pinned_window_end(engine: Engine, configured: date | None, default: date) ->
     """The last day of the scenario window. An explicit JOB_WINDOW_END wins (and is pinned);
     otherwise the window a first run pinned, so that a resumed run or a later top-up draws the
     same cases; otherwise `default`, pinned now."""
-    with engine.begin() as conn:
-        pinned = conn.execute(
-            text("SELECT window_end FROM app.generation_window FOR UPDATE")
-        ).scalar_one_or_none()
+    with Session(engine) as session:
+        pinned = session.get(GenerationWindow, True, with_for_update=True)
         if configured is None and pinned is not None:
-            return Window(pinned, "pinned")
+            return Window(pinned.window_end, "pinned")
         end = configured or default
-        if end != pinned:
-            conn.execute(
-                text(
-                    "INSERT INTO app.generation_window (window_end) VALUES (:end) "
-                    "ON CONFLICT (singleton) DO UPDATE "
-                    "SET window_end = EXCLUDED.window_end, pinned_at = now()"
-                ),
-                {"end": end},
-            )
+        if pinned is None:
+            session.add(GenerationWindow(window_end=end))
+        elif pinned.window_end != end:
+            pinned.window_end, pinned.pinned_at = end, func.now()
+        session.commit()
         return Window(end, "setting" if configured else "new")

@@ -114,6 +114,23 @@ class JobRun(SQLModel, table=True):
     dropped: int = 0
     retries: int = 0
     detail: str | None = None
+    # What it does now, for the dashboard (004_job_progress.sql).
+    phase: str = "starting"
+    phase_detail: str | None = None
+    eta_seconds: int | None = None
+    model: str | None = None
+    updated_at: datetime | None = Field(default=None, sa_column=_timestamp())
+
+
+class GenerationWindow(SQLModel, table=True):
+    """The scenario window's last day, pinned by the first run that generated (one row)."""
+
+    __tablename__ = "generation_window"
+    __table_args__ = {"schema": "app"}
+
+    singleton: bool = Field(default=True, primary_key=True)
+    window_end: date
+    pinned_at: datetime | None = Field(default=None, sa_column=_timestamp())
 
 
 class SurveyResponse(SQLModel, table=True):

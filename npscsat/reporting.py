@@ -198,12 +198,29 @@ class DataStatus:
 
 @dataclass(frozen=True)
 class JobRunStatus:
-    status: str
+    """The latest run of the data job (reporting.job_status)."""
+
+    status: str  # running, succeeded, failed, interrupted
     started_at: datetime
     finished_at: datetime | None
     target: int | None
     written: int
     dropped: int
+    phase: str  # starting, waiting_for_model, generating, classifying, refreshing
+    phase_detail: str | None
+    eta_seconds: int | None
+    model: str | None
+    updated_at: datetime
+    detail: str | None
+    alive: bool  # its process holds the run's lock: a "running" run that is not alive died
+
+    @property
+    def live(self) -> bool:
+        return self.status == "running" and self.alive
+
+    @property
+    def dead(self) -> bool:
+        return self.status == "running" and not self.alive
 
 
 @dataclass(frozen=True)
@@ -347,12 +364,13 @@ def fetch_data_status(conn: Connection) -> DataStatus:
     return DataStatus(**row)
 
 
-def fetch_latest_job_run(conn: Connection) -> JobRunStatus | None:
+def fetch_job_status(conn: Connection) -> JobRunStatus | None:
     row = (
         conn.execute(
             text(
-                "SELECT status, started_at, finished_at, target, written, dropped "
-                "FROM reporting.latest_job_run"
+                "SELECT status, started_at, finished_at, target, written, dropped, phase, "
+                "phase_detail, eta_seconds, model, updated_at, detail, alive "
+                "FROM reporting.job_status"
             )
         )
         .mappings()

@@ -24,13 +24,19 @@ CREATE TABLE IF NOT EXISTS app.generation_window (
     window_end date NOT NULL,
     pinned_at  timestamptz NOT NULL DEFAULT now()
 );
+-- Not for the dashboard (as every app table). Explicit, so the table's privileges are the same
+-- whether 003_grants.sql ran before it was created or again after (the initdb path).
+REVOKE ALL ON app.generation_window FROM npscsat_reader;
 
 -- The latest run, and whether its process is alive: a run holds the advisory lock 7311027
 -- (jobs/runs.py) for as long as its connection lives, so a run still marked "running" without
 -- the lock is one that crashed or was killed. pg_locks is readable by every role.
-CREATE OR REPLACE VIEW reporting.latest_job_run AS
+-- It replaces reporting.latest_job_run (002), under a new name because 002 may run again on a
+-- database first built by initdb, and a view cannot lose columns.
+DROP VIEW IF EXISTS reporting.latest_job_run;
+CREATE OR REPLACE VIEW reporting.job_status AS
 SELECT run_id, started_at, finished_at, status, target, written, dropped,
-       phase, phase_detail, eta_seconds, model, updated_at,
+       phase, phase_detail, eta_seconds, model, updated_at, detail,
        status = 'running' AND EXISTS (
            SELECT 1
              FROM pg_catalog.pg_locks l
@@ -43,4 +49,4 @@ SELECT run_id, started_at, finished_at, status, target, written, dropped,
   FROM app.job_run
  ORDER BY started_at DESC
  LIMIT 1;
-GRANT SELECT ON reporting.latest_job_run TO npscsat_reader;
+GRANT SELECT ON reporting.job_status TO npscsat_reader;

@@ -10,6 +10,8 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import text
 
+from dashboard import queries
+from jobs.runs import data_lock
 from tests.dashboard.conftest import (
     PASSWORD,
     Response,
@@ -224,18 +226,54 @@ def test_no_data_says_the_job_has_not_run(db, app_env):
     assert not at.metric and not at.get("vega_lite_chart")
 
 
-def test_a_running_job_shows_its_progress(seeded):
-    with seeded.engine.begin() as conn:
+def add_run(engine, **columns) -> uuid.UUID:
+    run_id = uuid.uuid4()
+    values = {"status": "running", "target": 1000, "written": 0, "model": "qwen2.5:0.5b"}
+    values.update(columns)
+    names = ", ".join(values)
+    with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO app.job_run (run_id, status, target, written) "
-                "VALUES (:id, 'running', 1000, 400)"
+                f"INSERT INTO app.job_run (run_id, {names}) "
+                f"VALUES (:run_id, {', '.join(':' + n for n in values)})"
             ),
-            {"id": uuid.uuid4()},
+            {"run_id": run_id, **values},
         )
-    at = signed_in()
-    assert "Generation is running:** 400 / 1,000 responses written" in at.info[0].value
+    return run_id
+
+
+def test_a_live_run_says_what_it_is_doing(seeded):
+    with data_lock(seeded.engine):  # what a live run's process holds
+        add_run(seeded.engine, phase="generating", written=400, eta_seconds=360)
+        at = signed_in()
+        generating = at.info[0].value
+        add_run(seeded.engine, phase="waiting_for_model", phase_detail="42 %")
+        queries.load_job_status.clear()
+        at = signed_in()
+        waiting = at.info[0].value
+    assert "Generating demo responses with `qwen2.5:0.5b`:** 400 / 1,000, about 6 minutes left" in (
+        generating.replace("\\", "")
+    )
+    assert "**Downloading the model** `qwen2.5:0.5b` (42 %)" in waiting.replace("\\", "")
     assert at.metric  # the figures so far are still shown below
+
+
+def test_a_run_whose_process_died_is_not_shown_as_running(seeded):
+    add_run(seeded.engine, phase="generating", written=400)  # nobody holds the lock
+    at = signed_in()
+    assert not [i for i in at.info if "Generating" in i.value]
+    warning = at.warning[0].value
+    assert "stopped without finishing" in warning and "400 / 1,000" in warning
+
+
+def test_a_failed_run_and_a_finished_one(seeded):
+    add_run(seeded.engine, status="failed", detail="Ollama at http://ollama:11434 gave nothing")
+    at = signed_in()
+    assert "failed" in at.warning[0].value and "gave nothing" in at.warning[0].value
+    add_run(seeded.engine, status="succeeded", written=1000, finished_at=datetime.now(UTC))
+    queries.load_job_status.clear()
+    at = signed_in()
+    assert "Demo data ready:** 1,000 responses" in at.success[0].value
 
 
 def test_periods_and_timestamps_use_the_business_zone_from_the_database(seeded):

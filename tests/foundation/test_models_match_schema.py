@@ -9,6 +9,7 @@ from npscsat.models import (
     Channel,
     CustomerType,
     DailyRollup,
+    GenerationWindow,
     ImportRun,
     JobRun,
     SurveyResponse,
@@ -17,7 +18,8 @@ from npscsat.models import (
 
 
 @pytest.mark.parametrize(
-    "model", [Channel, CustomerType, User, JobRun, SurveyResponse, DailyRollup, ImportRun]
+    "model",
+    [Channel, CustomerType, User, JobRun, GenerationWindow, SurveyResponse, DailyRollup, ImportRun],
 )
 def test_model_columns_match_the_database(migrated_db, model):
     table = model.__table__

@@ -162,7 +162,7 @@ def test_lookup_lists_status_and_login_users(seeded, db):
         date(2026, 12, 1),
     )
     assert status.business_timezone == "America/Sao_Paulo"
-    assert q.fetch_latest_job_run(seeded) is None
+    assert q.fetch_job_status(seeded) is None
 
     with db.engine.begin() as conn:
         conn.execute(

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 import uuid
+from datetime import timedelta
 
 import bcrypt
 from sqlalchemy import text
@@ -209,6 +210,7 @@ def test_broken_answers_keep_the_records_before_the_break(job_env, db, ollama, c
 
 
 def test_a_re_ask_changes_the_topic_the_style_and_the_temperature(job_env, db, ollama, capsys):
+    # Repetitions are asked again hotter ...
     ollama.behaviour.near_duplicate_rate = 0.3
     result = run_in_process(capsys, "generate", "--target", "200")
     assert result.code == 0, result.lines[-1]
@@ -218,6 +220,13 @@ def test_a_re_ask_changes_the_topic_the_style_and_the_temperature(job_env, db, o
     first_prompt = ollama.stats.prompts[0]
     again = [p for t, p in zip(temperatures, ollama.stats.prompts, strict=True) if t > 0.8]
     assert again and all(p not in first_prompt for p in again)
+
+    # ... a comment that said the opposite of its score, cooler.
+    ollama.behaviour.near_duplicate_rate, ollama.behaviour.contradiction_rate = 0.0, 0.3
+    ollama.stats.temperatures.clear()
+    result = run_in_process(capsys, "generate", "--target", "400")
+    assert result.code == 0, result.lines[-1]
+    assert set(ollama.stats.temperatures) == {0.8, 0.5}
 
 
 def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
@@ -368,12 +377,12 @@ def test_the_schema_and_users_are_ready_while_the_model_is_still_missing(job_env
             time.sleep(0.2)
             with db.engine.connect() as conn:
                 phase = conn.execute(
-                    text("SELECT phase FROM reporting.latest_job_run WHERE alive")
+                    text("SELECT phase FROM reporting.job_status WHERE alive")
                 ).scalar()
         assert phase == "waiting_for_model"
         assert scalar(db, "SELECT count(*) FROM app.users WHERE username = 'admin'") == 1
         with db.dashboard_engine.connect() as conn:  # the read-only role can see the status
-            status = conn.execute(text("SELECT * FROM reporting.latest_job_run")).mappings().one()
+            status = conn.execute(text("SELECT * FROM reporting.job_status")).mappings().one()
         assert status["alive"] and status["model"] == "test-model"
         ollama.add_model("test-model")  # the pull finished
         out, _err = process.communicate(timeout=60)
@@ -383,3 +392,34 @@ def test_the_schema_and_users_are_ready_while_the_model_is_still_missing(job_env
     lines = parse_json_lines(out)
     assert any(line["event"] == "model_waiting" for line in lines)
     assert slot_summary(db) == (50, 50, 1, 50)
+
+
+def test_the_window_is_pinned_by_the_first_run_so_a_later_run_draws_the_same_cases(
+    job_env, db, capsys, monkeypatch
+):
+    monkeypatch.delenv("JOB_WINDOW_END")  # the default: yesterday, the day of the first run
+    first = run_in_process(capsys, "generate", "--target", "30")
+    assert first.code == 0
+    assert first.last("scenario_window")["source"] == "new"
+    pinned = scalar(db, "SELECT window_end FROM app.generation_window")
+    times = "SELECT generator_slot, responded_at FROM app.survey_response WHERE generator_slot > 20"
+    with db.engine.begin() as conn:  # as if the first run was made a week ago, and was killed
+        before = dict(conn.execute(text(times)).all())
+        conn.execute(text("UPDATE app.generation_window SET window_end = window_end - 7"))
+        conn.execute(text("DELETE FROM app.survey_response WHERE generator_slot > 20"))
+    later = run_in_process(capsys, "generate", "--target", "30")
+    assert later.code == 0
+    window = later.last("scenario_window")
+    assert window["source"] == "pinned"
+    assert window["window_end"] == (pinned - timedelta(days=7)).isoformat()
+    # The same cases, drawn in the pinned window (a week earlier: the same weekdays, so the
+    # same days of it), not in one that ends "yesterday".
+    with db.engine.connect() as conn:
+        after = dict(conn.execute(text(times)).all())
+    assert after == {slot: moment - timedelta(days=7) for slot, moment in before.items()}
+
+    monkeypatch.setenv("JOB_WINDOW_END", "2025-06-30")  # an explicit setting wins, and pins
+    explicit = run_in_process(capsys, "generate", "--target", "31")
+    window = explicit.last("scenario_window")
+    assert (window["source"], window["window_end"]) == ("setting", "2025-06-30")
+    assert str(scalar(db, "SELECT window_end FROM app.generation_window")) == "2025-06-30"
