@@ -137,7 +137,7 @@ def bench_generation(engine, host: str, model: str, args) -> GenerationFigures:
         model_records=report.model_records,
         dropped=dict(report.dropped.most_common()),
         retries=dict(usage.retry_reasons.most_common()),
-        unusable_calls=report.unusable_calls,
+        unusable_calls=usage.unusable_calls,
         tokens_per_s=round(usage.tokens_per_second, 1) if usage.tokens_per_second else None,
         first_asks=dict(report.first_asks.most_common()),
         re_asks=dict(report.re_asks.most_common()),

@@ -25,6 +25,11 @@ GENERATION_SYSTEM = (
 # The comment's feeling in one word, next to the topic: a small model follows a cue it reads
 # right where it writes the comment far better than the mood at the start of the line.
 FEELING = {"detractor": "unhappy", "passive": "lukewarm", "promoter": "happy"}
+ALL_COMMENTS = {
+    "detractor": "Every comment here is a complaint.",
+    "passive": "Every comment here is lukewarm: some good, some bad.",
+    "promoter": "Every comment here is praise.",
+}
 
 CLASSIFY_SYSTEM = (
     "You label the sentiment of customer comments about a support contact: positive, neutral "
@@ -57,6 +62,10 @@ def generation_messages(
         for number, case in enumerate(cases, start=1)
     ]
     user = f"Write {len(cases)} survey answers, one per case:\n" + "\n".join(lines)
+    categories = {case.category for case in cases if case.wants_comment}
+    if len(categories) == 1:
+        # One mood for every comment of the batch: said once more, for the whole answer.
+        user += "\n" + ALL_COMMENTS[categories.pop()]
     return [
         {"role": "system", "content": GENERATION_SYSTEM},
         {"role": "user", "content": user},
