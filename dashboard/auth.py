@@ -32,7 +32,7 @@ import streamlit_authenticator as stauth
 import structlog
 
 from dashboard import queries
-from dashboard.client_address import client_address
+from npscsat.client_address import client_address
 from dashboard.config import DashboardSettings
 from dashboard.formatting import escape_markdown
 from dashboard.home import show_database_problem

@@ -92,11 +92,14 @@ class RunOutcome:
 def migrate(ctx: JobContext) -> None:
     s = ctx.settings
     password = s.dashboard_db_password
+    survey_password = s.survey_db_password
     run_migrate(
         ctx.engine,
         business_timezone=s.business_timezone,
         dashboard_role=s.dashboard_db_user,
         dashboard_password=password.get_secret_value() if password else None,
+        survey_role=s.survey_db_user,
+        survey_password=survey_password.get_secret_value() if survey_password else None,
     )
 
 
