@@ -11,11 +11,12 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from jobs.mail import Mailer
 from npscsat.config import AppEnv, LogFormat, secret_problem
 from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError
 from npscsat.login import password_problem, username_problem
-from npscsat.survey_links import public_url_problem, signing_key_problem
+from npscsat.survey_links import SurveyLinks, public_url_problem, signing_key_problem
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -199,6 +200,16 @@ class JobSettings(BaseSettings):
                 raise ValueError(f"SURVEY_SIGNING_KEY {problem}")
         if self.smtp_host and not self.smtp_from:
             raise ValueError("SMTP_FROM is not set; it is required when SMTP_HOST is set")
+        if (
+            self.smtp_host
+            and not self.smtp_starttls
+            and self.app_env == "prod"
+            and self.smtp_host not in ("localhost", "127.0.0.1", "::1")
+        ):
+            raise ValueError(
+                "SMTP_STARTTLS=false sends the links in clear text; in production it is "
+                "accepted only for a relay on this machine (SMTP_HOST=localhost)"
+            )
         if bool(self.smtp_user) != (self.smtp_password is not None):
             raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
         if self.ollama_backoff_max_seconds < self.ollama_backoff_seconds:
@@ -218,3 +229,29 @@ class JobSettings(BaseSettings):
     def database(self) -> URL:
         """The owner connection (schema changes, loads). Raises ConfigError when malformed."""
         return parse_database_url(self.database_url, "DATABASE_URL")
+
+    def survey_links(self) -> SurveyLinks:
+        """What `invite` signs links with; ConfigError when SURVEY_SIGNING_KEY is missing."""
+        if self.survey_signing_key is None:
+            raise ConfigError(
+                "SURVEY_SIGNING_KEY is not set; `invite` signs the survey links with it, and "
+                "the survey service must have the same key (see .env.example)"
+            )
+        return SurveyLinks(
+            self.survey_signing_key.get_secret_value(),
+            self.survey_public_url,
+            self.survey_link_days,
+        )
+
+    def mailer(self) -> Mailer | None:
+        """The SMTP server `invite` sends through, or None when SMTP_HOST is not set."""
+        if not self.smtp_host:
+            return None
+        return Mailer(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from or "",
+            user=self.smtp_user,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            starttls=self.smtp_starttls,
+        )

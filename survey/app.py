@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from survey import form, locales, pages, queries
+from survey import locales, pages, queries
 from survey.config import SurveySettings
 
 HERE = Path(__file__).resolve().parent
@@ -149,12 +149,7 @@ def create_app(settings: SurveySettings, engine=None) -> Starlette:
     routes = [
         Route("/healthz", pages.healthz, methods=["GET"]),
         Route("/s/{token}", pages.show_survey, methods=["GET"]),
-        Route(
-            "/s/{token}",
-            pages.record_survey,
-            methods=["POST"],
-            max_body_size=form.MAX_BODY_BYTES,
-        ),
+        Route("/s/{token}", pages.record_survey, methods=["POST"]),
         Route("/s/{token}/thanks", pages.show_thanks, methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

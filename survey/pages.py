@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 import structlog
 from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -290,10 +289,8 @@ async def record_survey(request: Request) -> Response:
             link=(f"/s/{token}", "Back to the survey"),
         )
     try:
-        fields = form.parse_body(await request.body())
-    except HTTPException as exc:  # the route's body limit (form.MAX_BODY_BYTES)
-        if exc.status_code != 413:
-            raise
+        fields = form.parse_body(await _bounded_body(request, form.MAX_BODY_BYTES))
+    except BodyTooLarge:
         return message_page(
             survey,
             request,
@@ -386,6 +383,23 @@ async def record_survey(request: Request) -> Response:
     if recorded.outcome == "expired":
         return _link_refused(survey, request, LinkProblem("expired", expired=True))
     return _link_refused(survey, request, LinkProblem("unknown", expired=False))
+
+
+class BodyTooLarge(Exception):
+    """A request body over the limit: refused before it is read whole."""
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    """The body, read only up to `limit` bytes (a 5 MB comment is never held in memory)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge()
+    return bytes(body)
 
 
 def _form_refused(survey: Survey, request: Request, token: str, locale: str) -> Response:
