@@ -361,9 +361,10 @@ def test_the_form_is_accessible_without_javascript(db, survey_client):
 
 def test_healthz_answers_200_and_503_when_the_database_is_down(db, survey_client):
     assert survey_client.client.get("/healthz").status_code == 200
+    from starlette.testclient import TestClient
+
     from npscsat.db import create_db_engine
     from survey.app import create_app
-    from starlette.testclient import TestClient
 
     down = create_db_engine(db.survey_url.set(port=1), application_name="down", connect_timeout=1)
     with TestClient(create_app(survey_client.settings, down)) as client:
