@@ -265,6 +265,8 @@ def _run_step(
     if step == "run":
         steps.migrate(ctx)
         steps.ensure_demo_user(ctx)
+        if ctx.settings.survey_demo_invitations:
+            steps.invite_demo(ctx)
         return steps.run_data_steps(ctx, generate=True, classify=True, refresh=True)
     if step == "migrate":
         steps.migrate(ctx)

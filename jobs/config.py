@@ -50,6 +50,8 @@ class JobSettings(BaseSettings):
     survey_signing_key: SecretStr | None = None
     survey_public_url: str = "http://localhost:8502"
     survey_link_days: int = Field(default=30, ge=1, le=365)
+    # Development: `run` also creates a handful of demo invitations and logs one link.
+    survey_demo_invitations: bool = False
     # Optional: `invite` e-mails each person with an address through this server (STARTTLS).
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -198,6 +200,11 @@ class JobSettings(BaseSettings):
             problem = signing_key_problem(self.survey_signing_key.get_secret_value(), self.app_env)
             if problem:
                 raise ValueError(f"SURVEY_SIGNING_KEY {problem}")
+        if self.survey_demo_invitations and self.survey_signing_key is None:
+            raise ValueError(
+                "SURVEY_DEMO_INVITATIONS needs SURVEY_SIGNING_KEY (the survey's key) to sign "
+                "the demo links"
+            )
         if self.smtp_host and not self.smtp_from:
             raise ValueError("SMTP_FROM is not set; it is required when SMTP_HOST is set")
         if (
