@@ -7,8 +7,8 @@ For each overlay: `kubectl kustomize` renders it; every object validates against
 schemas (kubernetes-validate, strict); and the project's rules hold (see `policy_problems`):
 non-root pods (uid 10001) with no privilege escalation, all capabilities dropped and a read-only
 root filesystem; resource requests; probes on the dashboard and the survey; images pinned by
-digest; secrets referenced by name only, never committed. Exit 0 when all pass, 1 with every problem listed.
-The pre-commit hook and tests/gitops/ use this module.
+digest; secrets referenced by name only, never committed. Exit 0 when all pass, 1 with every
+problem listed. The pre-commit hook and tests/gitops/ use this module.
 """
 
 from __future__ import annotations
