@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 from npscsat.config import load_settings
 from survey.app import create_app
 from survey.config import SurveySettings
+from tests.dashboard.conftest import browser  # noqa: F401 - the Chromium fixture, shared
 from tests.dashboard.live import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -171,7 +171,21 @@ def test_a_csrf_token_of_another_invitation_and_a_foreign_origin_are_refused(db,
         headers={"Origin": "https://evil.example"},
     )
     assert foreign.status_code == 403
+    cross_site = survey_client.client.post(
+        survey_client.path(mine),
+        data={"csrf_token": survey_client.form(mine), "nps_score": "8"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+    )
+    assert cross_site.status_code == 403
     assert answers(db.engine) == []
+    # What a browser sends for the page's own form under Referrer-Policy: no-referrer.
+    own = survey_client.client.post(
+        survey_client.path(mine),
+        data={"csrf_token": survey_client.form(mine), "nps_score": "8"},
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303
 
 
 def test_the_honeypot_and_a_too_quick_answer_are_kept_as_suspected_bots(db):
