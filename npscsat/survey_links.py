@@ -8,6 +8,7 @@ address, no name), so a link that leaks tells nothing about the person.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +39,16 @@ class SurveyLinks:
     public_url: str  # e.g. https://survey.example.org (no trailing slash needed)
     link_days: int
 
+    @functools.cached_property
+    def _link_serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.signing_key, salt=_LINK_SALT)
+
+    @functools.cached_property
+    def _form_serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.signing_key, salt=_FORM_SALT)
+
     def _serializer(self, salt: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.signing_key, salt=salt)
+        return self._link_serializer if salt == _LINK_SALT else self._form_serializer
 
     def token(self, invitation_id: uuid.UUID) -> str:
         return self._serializer(_LINK_SALT).dumps(invitation_id.hex)

@@ -51,6 +51,11 @@ class Survey:
     engine: object
     templates: Jinja2Templates
 
+    def __post_init__(self) -> None:
+        # Parsed once per process, not once per request.
+        self.links = self.settings.links
+        self.trusted_proxies = self.settings.trusted_proxies
+
     @property
     def env(self) -> Environment:
         return self.templates.env
@@ -152,7 +157,7 @@ def _unavailable(survey: Survey, request: Request, exc: DatabaseUnavailable) -> 
 
 
 def _invitation(survey: Survey, token: str) -> uuid.UUID:
-    return survey.settings.links.invitation_id(token)
+    return survey.links.invitation_id(token)
 
 
 async def _state(survey: Survey, invitation: uuid.UUID) -> queries.InvitationState | None:
@@ -186,7 +191,7 @@ def _form_page(
         locale,
         status_code=status_code,
         action=f"/s/{token}",
-        csrf_token=survey.settings.links.form_token(invitation),
+        csrf_token=survey.links.form_token(invitation),
         values=values,
         problems=problems or {},
         answered=state.answered,
@@ -321,7 +326,7 @@ async def record_survey(request: Request) -> Response:
         log.warning("survey_post_refused", reason="foreign origin")
         return _form_refused(survey, request, token, locale)
     try:
-        age = settings.links.form_age(
+        age = survey.links.form_age(
             fields.get(form.CSRF_FIELD, ""), invitation, FORM_MAX_AGE_SECONDS
         )
     except LinkProblem:
@@ -331,22 +336,20 @@ async def record_survey(request: Request) -> Response:
     address = client_address(
         request.client.host if request.client else None,
         request.headers.getlist("x-forwarded-for"),
-        settings.trusted_proxies,
+        survey.trusted_proxies,
+    )
+    reading = form.read_answer(
+        fields, age_seconds=age, min_seconds=settings.survey_min_submit_seconds
     )
     try:
-        limit = await run_in_threadpool(
-            queries.count_request, survey.engine, address, invitation, settings
+        done = await run_in_threadpool(
+            queries.submit, survey.engine, address, invitation, reading.answer, settings
         )
-        if limit is not None:
-            return _rate_limited(survey, request, locale, limit)
-        state = await _state(survey, invitation)
-        if state is None:
-            return _link_refused(survey, request, LinkProblem("unknown", expired=False))
-        locale = _locale(request, state)
-        reading = form.read_answer(
-            fields, age_seconds=age, min_seconds=settings.survey_min_submit_seconds
-        )
+        if done.limit is not None:
+            return _rate_limited(survey, request, locale, done.limit)
         if reading.answer is None:
+            if done.state is None:
+                return _link_refused(survey, request, LinkProblem("unknown", expired=False))
             if wants_json:
                 return JSONResponse({"outcome": "invalid", "problems": reading.problems}, 422)
             return _form_page(
@@ -354,19 +357,16 @@ async def record_survey(request: Request) -> Response:
                 request,
                 token,
                 invitation,
-                state,
-                locale,
+                done.state,
+                _locale(request, done.state),
                 values=reading.values,
                 problems=reading.problems,
                 status_code=422,
             )
-        recorded = await run_in_threadpool(
-            queries.record_answer,
-            survey.engine,
-            invitation,
-            reading.answer,
-            settings.survey_edit_hours,
-        )
+        recorded = done.recorded
+        if recorded.outcome == "closed":  # rare: the page needs the invitation's language
+            state = await _state(survey, invitation)
+            locale = _locale(request, state)
     except DatabaseUnavailable as exc:
         return _unavailable(survey, request, exc)
 
@@ -384,7 +384,7 @@ async def record_survey(request: Request) -> Response:
     if recorded.outcome in ("recorded", "updated"):
         return RedirectResponse(f"/s/{token}/thanks", status_code=303)
     if recorded.outcome == "closed":
-        return _closed_page(survey, request, state, locale, 409)
+        return _closed_page(survey, request, recorded, locale, 409)
     if recorded.outcome == "expired":
         return _link_refused(survey, request, LinkProblem("expired", expired=True))
     return _link_refused(survey, request, LinkProblem("unknown", expired=False))

@@ -3,8 +3,8 @@
 The survey's role can read no table and write no table; it calls
 `app.survey_invitation_state` (what the page shows), `app.survey_count_request` (the rate
 limits every replica shares) and `app.survey_record_answer` (one answer per invitation).
-Each call is one short transaction. Plain functions of an engine: the pages run them in a
-thread pool, the tests call them directly.
+A GET makes one call, a POST two (on one pooled connection). Plain functions of an engine:
+the pages run them in a thread pool.
 """
 
 from __future__ import annotations
@@ -110,43 +110,65 @@ def invitation_state(engine: Engine, invitation: uuid.UUID, edit_hours: int) -> 
     return None if row is None else InvitationState(**row)
 
 
-def count_request(
-    engine: Engine, address: str | None, invitation: uuid.UUID, settings: SurveySettings
-) -> RateLimit | None:
-    """Counts one answer against the limits; the limit it exceeds, or None."""
-    params = {
-        "address": address,
-        "invitation": invitation,
-        "per_address": settings.survey_rate_limit_per_address,
-        "per_invitation": settings.survey_rate_limit_per_invitation,
-        "window": settings.survey_rate_window_seconds,
-    }
-    try:
-        with engine.begin() as conn:
-            # A counter lost in a crash costs nothing; not waiting for the disk keeps the row
-            # of a busy address locked for moments only.
-            conn.execute(text("SET LOCAL synchronous_commit = off"))
-            limited_by, retry_after = conn.execute(_COUNT_SQL, params).one()
-    except OperationalError as exc:
-        raise _unavailable(engine, exc) from None
-    return None if limited_by is None else RateLimit(limited_by, max(1.0, retry_after))
+@dataclass(frozen=True)
+class Submission:
+    """What became of a POST: refused by a rate limit, recorded (or not: its outcome), or
+    invalid, with the invitation's state to show the form again."""
+
+    limit: RateLimit | None = None
+    recorded: Recorded | None = None
+    state: InvitationState | None = None
 
 
-def record_answer(
-    engine: Engine, invitation: uuid.UUID, answer: Answer, edit_hours: int
-) -> Recorded:
-    params = {
-        "invitation": invitation,
-        "nps": answer.nps_score,
-        "csat": answer.csat_score,
-        "comment": answer.comment,
-        "score_only": answer.score_only,
-        "suspected_bot": answer.suspected_bot,
-        "edit_hours": edit_hours,
-    }
+def submit(
+    engine: Engine,
+    address: str | None,
+    invitation: uuid.UUID,
+    answer: Answer | None,
+    settings: SurveySettings,
+) -> Submission:
+    """A POST's database work on one pooled connection: the rate-limit count (its own short
+    transaction, not waiting for the disk), then the answer's (durable) transaction; for an
+    invalid answer (None) the invitation's state instead, to show the form again."""
     try:
-        with engine.begin() as conn:
-            outcome, answered_at = conn.execute(_RECORD_SQL, params).one()
+        with engine.connect() as conn:
+            with conn.begin():
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
+                limited_by, retry_after = conn.execute(
+                    _COUNT_SQL,
+                    {
+                        "address": address,
+                        "invitation": invitation,
+                        "per_address": settings.survey_rate_limit_per_address,
+                        "per_invitation": settings.survey_rate_limit_per_invitation,
+                        "window": settings.survey_rate_window_seconds,
+                    },
+                ).one()
+            if limited_by is not None:
+                return Submission(limit=RateLimit(limited_by, max(1.0, retry_after)))
+            with conn.begin():
+                if answer is None:
+                    row = (
+                        conn.execute(
+                            _STATE_SQL,
+                            {"invitation": invitation, "edit_hours": settings.survey_edit_hours},
+                        )
+                        .mappings()
+                        .one_or_none()
+                    )
+                    return Submission(state=None if row is None else InvitationState(**row))
+                outcome, answered_at = conn.execute(
+                    _RECORD_SQL,
+                    {
+                        "invitation": invitation,
+                        "nps": answer.nps_score,
+                        "csat": answer.csat_score,
+                        "comment": answer.comment,
+                        "score_only": answer.score_only,
+                        "suspected_bot": answer.suspected_bot,
+                        "edit_hours": settings.survey_edit_hours,
+                    },
+                ).one()
     except OperationalError as exc:
         raise _unavailable(engine, exc) from None
-    return Recorded(outcome, answered_at)
+    return Submission(recorded=Recorded(outcome, answered_at))
