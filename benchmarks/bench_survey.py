@@ -241,7 +241,7 @@ def main() -> None:
                     server.terminate()
                     server.wait(timeout=30)
                 label = "one survey process" if workers == 1 else "two processes, one port"
-                print(f"\n{label}:")
+                print(f"\n{label} (load average {os.getloadavg()[0]:.1f} after it):")
                 print(pages.line("GET"))
                 print(answers.line("POST"))
                 print(check(engine, args.answers))
