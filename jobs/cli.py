@@ -161,7 +161,8 @@ def _add_invite_parser(step) -> None:
     parser.add_argument(
         "--out",
         metavar="LINKS.csv",
-        help="where the links go (default: NAME.links.csv next to PATH)",
+        help='where the links go; "-" for standard output (the log then goes to stderr); '
+        "default: NAME.links.csv next to PATH",
     )
     parser.add_argument(
         "--demo",
@@ -299,13 +300,15 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     run_id = uuid.uuid4()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(run_id=str(run_id))
+    # `invite --out -` writes the links to standard output: the log goes to stderr then.
+    log_stream = sys.stderr if getattr(args, "out", None) == "-" else None
     try:
         settings = load_settings(JobSettings)
     except ConfigError as exc:
-        configure_logging()
+        configure_logging(stream=log_stream)
         log.error("job_failed", step=step, cause="configuration", error=str(exc))
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, stream=log_stream)
 
     ctx = JobContext(settings, run_id)
     with StopSignals(ctx.halt) as signals:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import re
+import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -245,14 +246,26 @@ def mark_emailed(engine: Engine, ids: Sequence[uuid.UUID]) -> None:
 
 def write_links(path: Path, links: SurveyLinks, invitations: Sequence[Invitation]) -> None:
     """`external_id,link`, one row per invitation of the file, in the file's order. Written to
-    a temporary name and renamed, so a half-written file never replaces a good one."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="", encoding="utf-8") as out:
+    a temporary name and renamed, so a half-written file never replaces a good one; "-" is
+    standard output."""
+
+    def write(out) -> None:
         writer = csv.writer(out)
         writer.writerow(["external_id", "link"])
         for invitation in invitations:
             writer.writerow([invitation.external_id, links.link(invitation.id)])
-    partial.replace(path)
+
+    if str(path) == "-":
+        write(sys.stdout)
+        sys.stdout.flush()
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as out:
+            write(out)
+        partial.replace(path)
+    except OSError as exc:
+        raise ImportRefused(f"cannot write the links to {path}: {exc.strerror}") from None
 
 
 def default_links_path(path: str) -> Path:
@@ -297,7 +310,7 @@ def run_invite(
     target = Path(out) if out else (None if demo else default_links_path(path))
     if target is not None:
         write_links(target, links, ordered)
-        report.links_file = str(target)
+        report.links_file = "standard output" if out == "-" else str(target)
     if demo and ordered:
         log.info(
             "survey_demo_link",

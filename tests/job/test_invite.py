@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import email
+import io
 import ipaddress
 import json
 import re
@@ -186,6 +187,16 @@ def test_a_bad_file_is_refused_by_line_and_column_and_nothing_is_written(
     said = " ".join(line.get("problem", "") + " " + line.get("error", "") for line in lines)
     assert problem in said, said
     assert invitations(db) == [] and not (tmp_path / "out.csv").exists()
+
+
+def test_contacts_from_stdin_and_links_to_stdout_keep_the_log_apart(db, job_env, capsys):
+    code = main(["invite", "-", "--out", "-"], stdin=io.StringIO(CONTACTS))
+    out, err = capsys.readouterr()
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["external_id"] for r in rows] == ["T-100", "T-101", "T-102", "T-103"]
+    summary = json.loads(err.splitlines()[-1])
+    assert summary["invited"] == 4 and summary["links_file"] == "standard output"
 
 
 def test_invite_needs_the_signing_key(db, job_env, capsys, tmp_path):
