@@ -217,15 +217,10 @@ def _closed_page(survey: Survey, request: Request, state, locale: str, status: i
     )
 
 
-# --- handlers -----------------------------------------------------------------------------
-
-
-async def show_survey(request: Request) -> Response:
-    """GET: the questions. Records nothing, so a mail scanner following the link changes
-    nothing; the score of the link is preselected and, with JavaScript, recorded by the page
-    itself once it has been visible for a few seconds."""
-    survey: Survey = request.app.state.survey
-    token = request.path_params["token"]
+async def _invitation_and_state(
+    survey: Survey, request: Request, token: str
+) -> tuple[uuid.UUID, queries.InvitationState] | Response:
+    """The invitation a token names and its state, or the page that refuses the token."""
     try:
         invitation = _invitation(survey, token)
         state = await _state(survey, invitation)
@@ -235,6 +230,22 @@ async def show_survey(request: Request) -> Response:
         return _unavailable(survey, request, exc)
     if state is None:
         return _link_refused(survey, request, LinkProblem("unknown", expired=False))
+    return invitation, state
+
+
+# --- handlers -----------------------------------------------------------------------------
+
+
+async def show_survey(request: Request) -> Response:
+    """GET: the questions. Records nothing, so a mail scanner following the link changes
+    nothing; the score of the link is preselected and, with JavaScript, recorded by the page
+    itself once it has been visible for a few seconds."""
+    survey: Survey = request.app.state.survey
+    token = request.path_params["token"]
+    found = await _invitation_and_state(survey, request, token)
+    if isinstance(found, Response):
+        return found
+    invitation, state = found
     locale = _locale(request, state)
     if state.answered and not state.editable:
         return _closed_page(survey, request, state, locale, 200)
@@ -439,14 +450,11 @@ def _rate_limited(survey: Survey, request: Request, locale: str, limit) -> Respo
 async def show_thanks(request: Request) -> Response:
     survey: Survey = request.app.state.survey
     token = request.path_params["token"]
-    try:
-        invitation = _invitation(survey, token)
-        state = await _state(survey, invitation)
-    except LinkProblem as problem:
-        return _link_refused(survey, request, problem)
-    except DatabaseUnavailable as exc:
-        return _unavailable(survey, request, exc)
-    if state is None or not state.answered:
+    found = await _invitation_and_state(survey, request, token)
+    if isinstance(found, Response):
+        return found
+    _, state = found
+    if not state.answered:
         return RedirectResponse(f"/s/{token}", status_code=303)
     locale = _locale(request, state)
     return message_page(

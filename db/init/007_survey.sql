@@ -255,17 +255,7 @@ GRANT SELECT ON reporting.invitation_rollup TO npscsat_reader;
 
 -- --- the survey's functions ------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION app.survey_int_checked(value integer, what text, low integer, high integer)
-RETURNS integer
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF value IS NULL OR value < low OR value > high THEN
-        RAISE EXCEPTION '% must be between % and %', what, low, high
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    RETURN value;
-END
-$$;
+-- Bounds of every number a function takes: app.login_rule_checked (005_login_state.sql).
 
 -- What the survey page needs to know about one invitation: its language, whether its link
 -- has expired, and the answer given so far (this invitation's only), with whether it may still
@@ -276,7 +266,7 @@ RETURNS TABLE (locale text, expired boolean, answered_at timestamptz, editable b
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     edit_span interval := make_interval(
-                              hours => app.survey_int_checked(p_edit_hours, 'edit hours', 1, 8760));
+                              hours => app.login_rule_checked(p_edit_hours, 'edit hours', 1, 8760));
 BEGIN
     IF p_invitation IS NULL THEN
         RAISE EXCEPTION 'the invitation id is required' USING ERRCODE = 'invalid_parameter_value';
@@ -307,11 +297,11 @@ RETURNS TABLE (limited_by text, retry_after_seconds double precision)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     address_key  text := app.login_address_checked(p_address);
-    max_address  integer := app.survey_int_checked(
+    max_address  integer := app.login_rule_checked(
                                 p_max_per_address, 'max requests per address', 1, 1000000);
-    max_invite   integer := app.survey_int_checked(
+    max_invite   integer := app.login_rule_checked(
                                 p_max_per_invitation, 'max requests per invitation', 1, 10000);
-    window_secs  integer := app.survey_int_checked(p_window_seconds, 'window', 1, 86400);
+    window_secs  integer := app.login_rule_checked(p_window_seconds, 'window', 1, 86400);
     bucket       timestamptz := to_timestamp(
                                     floor(extract(epoch FROM now()) / window_secs) * window_secs);
     retry        double precision := extract(epoch FROM bucket
@@ -366,7 +356,7 @@ RETURNS TABLE (outcome text, answered_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     edit_span   interval := make_interval(
-                                hours => app.survey_int_checked(p_edit_hours, 'edit hours', 1, 8760));
+                                hours => app.login_rule_checked(p_edit_hours, 'edit hours', 1, 8760));
     answer_text text := nullif(btrim(p_comment), '');
     invitation  app.survey_invitation%ROWTYPE;
     existing    record;
@@ -376,10 +366,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_nps_score IS NOT NULL THEN
-        PERFORM app.survey_int_checked(p_nps_score, 'the NPS score', 0, 10);
+        PERFORM app.login_rule_checked(p_nps_score, 'the NPS score', 0, 10);
     END IF;
     IF p_csat_score IS NOT NULL THEN
-        PERFORM app.survey_int_checked(p_csat_score, 'the CSAT score', 1, 5);
+        PERFORM app.login_rule_checked(p_csat_score, 'the CSAT score', 1, 5);
     END IF;
     IF p_nps_score IS NULL AND p_csat_score IS NULL THEN
         RAISE EXCEPTION 'an answer needs an NPS or a CSAT score'
@@ -444,8 +434,7 @@ END
 $$;
 
 -- The survey's role may call these three functions and nothing else; it can read no table.
-REVOKE ALL ON FUNCTION app.survey_int_checked(integer, text, integer, integer),
-                       app.survey_invitation_state(uuid, integer),
+REVOKE ALL ON FUNCTION app.survey_invitation_state(uuid, integer),
                        app.survey_count_request(text, uuid, integer, integer, integer),
                        app.survey_record_answer(uuid, integer, integer, text, boolean, boolean,
                                                 integer)

@@ -81,7 +81,7 @@ def test_every_read_and_write_of_every_table_and_view_is_refused(seeded):
         "SELECT * FROM reporting.daily_rollup",
         "SELECT * FROM app.login_lock('alice', NULL)",
         "SELECT app.add_code('channel', 'sneaky', 'Sneaky')",
-        "SELECT app.survey_int_checked(1, 'x', 0, 2)",
+        "SELECT app.login_rule_checked(1, 'x', 0, 2)",
         "SELECT reporting.rebuild_invitation_rollup()",
         "CREATE TEMP TABLE scratch (id int)",
         "CREATE TABLE app.sneaky (id int)",
