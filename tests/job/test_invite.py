@@ -361,3 +361,63 @@ def test_a_wrong_smtp_password_or_no_server_is_named(db, job_env, capsys, tmp_pa
     code, lines = run_invite(capsys, str(source))
     assert code == 1 and "cannot connect to SMTP_HOST localhost" in lines[-1]["error"]
     assert smtp_server.messages == []
+
+
+def test_a_development_run_makes_the_demo_invitations_and_logs_a_link(db, job_env, capsys):
+    """What `docker compose up` does with SURVEY_DEMO_INVITATIONS=true (compose.override.yaml):
+    the job's run step, before waiting for the model."""
+    import uuid as uuid_module
+
+    from jobs import steps
+    from jobs.config import JobSettings
+    from npscsat.config import load_settings
+    from npscsat.logs import configure_logging
+
+    configure_logging("INFO", "json")
+    job_env.setenv("SURVEY_DEMO_INVITATIONS", "true")
+    ctx = steps.JobContext(load_settings(JobSettings), uuid_module.uuid4())
+    try:
+        steps.invite_demo(ctx)
+        steps.invite_demo(ctx)  # a second `up`: nothing new, a fresh link
+    finally:
+        ctx.close()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    links = [line["link"] for line in lines if line["event"] == "survey_demo_link"]
+    assert len(links) == 2 and len(invitations(db)) == 5
+    settings = survey_settings(db)
+    with TestClient(create_app(settings, db.survey_engine)) as client:
+        assert client.get(links[0].removeprefix("http://testserver")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (
+            {"SURVEY_DEMO_INVITATIONS": "true", "SURVEY_SIGNING_KEY": None},
+            "needs SURVEY_SIGNING_KEY",
+        ),
+        ({"SMTP_HOST": "smtp.example.org"}, "SMTP_FROM is not set"),
+        ({"SMTP_HOST": "smtp.example.org", "SMTP_FROM": "a@b.c", "SMTP_USER": "u"}, "go together"),
+        (
+            {"APP_ENV": "prod", "SMTP_HOST": "smtp.example.org", "SMTP_FROM": "a@b.c",
+             "SMTP_STARTTLS": "false"},
+            "SMTP_STARTTLS=false sends the links in clear text",
+        ),
+        ({"SMTP_FROM": "not an address"}, "SMTP_FROM: 'not an address' is not an e-mail"),
+        ({"SURVEY_SIGNING_KEY": "short"}, "SURVEY_SIGNING_KEY must be at least 32 bytes"),
+        ({"SURVEY_PUBLIC_URL": "survey.example.org"}, "is not an http:// or https:// URL"),
+        ({"SURVEY_LINK_DAYS": "0"}, "SURVEY_LINK_DAYS"),
+    ],
+)  # fmt: skip
+def test_bad_survey_and_smtp_settings_are_named(db, job_env, capsys, env, problem):
+    for name, value in env.items():
+        if value is None:
+            job_env.delenv(name, raising=False)
+        else:
+            job_env.setenv(name, value)
+    if env.get("APP_ENV") == "prod":  # the rest of the environment must pass prod's rules
+        job_env.setenv(
+            "DATABASE_URL", db.url.set(password="a-real-password-1").render_as_string(False)
+        )
+    code, lines = run_invite(capsys, "--demo")
+    assert code == 2 and problem in lines[-1]["error"], lines[-1]
