@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,10 @@ def dashboard_responses(page, url: str, username: str, password: str) -> int:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="NPS per period").wait_for()
+    # The dashboard caches its reads for a minute: read the database again now.
+    page.get_by_role("button", name=re.compile("Refresh data")).click()
+    page.wait_for_timeout(1500)
     page.get_by_role("heading", name="NPS per period").wait_for()
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Survey answers").first.wait_for()
