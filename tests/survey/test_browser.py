@@ -177,3 +177,43 @@ def test_the_compose_smoke_script_answers_and_finds_the_answer_on_the_dashboard(
     assert [tuple(a)[2:5] for a in answers(db.engine)] == [
         (9, 5, "Answered by the survey smoke test.")
     ] * 2
+
+
+def _luminance(rgb: str) -> float:
+    red, green, blue = (int(v) / 255 for v in rgb[rgb.index("(") + 1 : -1].split(",")[:3])
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+
+
+def contrast(foreground: str, background: str) -> float:
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_is_at_least_4_5_to_1_in_both_themes(db, browser, survey_url, scheme):
+    invitation = invite(db.engine, f"T-{scheme}")
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(link(survey_url, invitation, 7))
+    colours = page.evaluate(
+        """() => {
+            const style = (selector) => getComputedStyle(document.querySelector(selector));
+            const card = style('main').backgroundColor;
+            return [
+                ['heading', style('h1').color, card],
+                ['legend', style('legend').color, card],
+                ['hint', style('.hint').color, card],
+                ['score', style('label[for="nps_score-2"]').color, card],
+                ['chosen score', style('label[for="nps_score-7"]').color,
+                 style('label[for="nps_score-7"]').backgroundColor],
+                ['button', style('button').color, style('button').backgroundColor],
+            ];
+        }"""
+    )
+    for what, foreground, background in colours:
+        assert contrast(foreground, background) >= 4.5, (scheme, what, foreground, background)
+    context.close()
