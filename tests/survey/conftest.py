@@ -107,7 +107,7 @@ class SurveyClient:
 
 
 @pytest.fixture
-def survey_client(db, monkeypatch) -> Iterator[SurveyClient]:
+def survey_client(db) -> Iterator[SurveyClient]:
     settings = survey_settings(db)
     with TestClient(create_app(settings, db.survey_engine), client=("203.0.113.10", 50000)) as c:
         yield SurveyClient(c, settings)
