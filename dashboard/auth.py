@@ -32,12 +32,12 @@ import streamlit_authenticator as stauth
 import structlog
 
 from dashboard import queries
-from dashboard.client_address import client_address
 from dashboard.config import DashboardSettings
 from dashboard.formatting import escape_markdown
 from dashboard.home import show_database_problem
 from dashboard.login import BcryptGate, LoginResult, check_login
 from dashboard.login_state import LoginStateStore, ThrottleRules, login_subject
+from npscsat.client_address import client_address
 from npscsat.errors import NpscsatError
 from npscsat.login import hash_password
 

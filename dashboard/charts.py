@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.figures import ChannelRow, PeriodRow
-from npscsat.reporting import Granularity
+from npscsat.reporting import Granularity, ResponseRates
 
 NPS_COLOUR = "#3B82F6"
 CSAT_COLOUR = "#8B5CF6"
@@ -306,3 +306,37 @@ def channel_chart(frame: pd.DataFrame, min_sample: int) -> alt.LayerChart:
         x="nps:Q", **_sample_encoding("nps_sample", NPS_COLOUR, min_sample)
     )
     return alt.layer(interval, dots).properties(height=90 + 44 * len(order))
+
+
+def response_rate_frame(rates: ResponseRates) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
+        [
+            {
+                "period": period.period_label,
+                "invited": period.rate.invited,
+                "answered": period.rate.answered,
+                "rate": period.rate.rate_pct,
+            }
+            for period in rates.series
+        ],
+        columns=["period", "invited", "answered", "rate"],
+    )
+
+
+def response_rate_chart(frame: pd.DataFrame) -> alt.Chart:
+    """Answered / invited per period, by the day the invitations were sent."""
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True, color=NPS_COLOUR)
+        .encode(
+            x=alt.X("period:O", title=None, sort=None, axis=alt.Axis(labelOverlap=True)),
+            y=alt.Y("rate:Q", title="Response rate (%)", scale=alt.Scale(domain=[0, 100])),
+            tooltip=[
+                alt.Tooltip("period:N", title="Period"),
+                alt.Tooltip("rate:Q", title="Response rate (%)", format=".1f"),
+                alt.Tooltip("answered:Q", title="Answered", format=","),
+                alt.Tooltip("invited:Q", title="Invited", format=","),
+            ],
+        )
+        .properties(height=CHART_HEIGHT)
+    )

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
-from dashboard.client_address import IPNetwork, parse_trusted_proxies
+from npscsat.client_address import IPNetwork, parse_trusted_proxies
 from npscsat.config import AppEnv, LogFormat, load_settings, secret_problem
 from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from npscsat import sources as response_sources
 from npscsat.reporting import (
     GRANULARITIES,
     DataStatus,
@@ -62,10 +63,12 @@ class Selection:
 
 
 def default_sources(offered: Sequence[SourceOption]) -> list[str]:
-    """Real responses when there are any (demo data stays out unless picked), else the demo
-    data, so that a fresh `docker compose up` still shows figures."""
-    real = [o.code for o in offered if not o.is_demo]
-    return real or [o.code for o in offered]
+    """Real responses when there are any (demo data and survey answers flagged as suspected
+    bots stay out unless picked), else the demo data, so that a fresh `docker compose up` still
+    shows figures."""
+    real = [o.code for o in offered if response_sources.is_counted_by_default(o.code)]
+    demo = [o.code for o in offered if o.is_demo]
+    return real or demo or [o.code for o in offered]
 
 
 def default_range(first_day: date, last_day: date, days: int = DEFAULT_DAYS) -> tuple[date, date]:

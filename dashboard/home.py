@@ -114,6 +114,7 @@ def _render(settings: DashboardSettings) -> None:
     _show_trends(rows, selection, min_sample)
     channels = channel_rows(overview.by_channel, min_sample)
     _show_channels(channels, min_sample)
+    _show_response_rate(db, selection)
     _show_downloads(rows, channels, selection, lookups.sources)
     _show_comments(settings, selection, lookups, zone)
 
@@ -279,6 +280,56 @@ def _show_channels(rows: Sequence[ChannelRow], min_sample: int) -> None:
             "csat": st.column_config.NumberColumn("CSAT %", format="%.1f"),
             "mean_nps": st.column_config.NumberColumn("Mean NPS", format="%.2f"),
             "mean_csat": st.column_config.NumberColumn("Mean CSAT", format="%.2f"),
+        },
+    )
+
+
+def _show_response_rate(database_url: str, selection: Selection) -> None:
+    """Answered / invited, what every survey tool reports beside its scores: shown when the
+    survey's answers are part of the selection and invitations were sent in the period."""
+    if selection.sources is not None and response_sources.SURVEY not in selection.sources:
+        return
+    rates = queries.load_response_rates(
+        database_url,
+        selection.start,
+        selection.end,
+        selection.channels,
+        selection.customer_types,
+        selection.granularity,
+    )
+    if rates.totals.invited == 0:
+        return
+    st.subheader("Survey response rate")
+    total = rates.totals
+    left, right = st.columns([1, 3])
+    left.metric(
+        "Response rate",
+        f"{total.rate_pct:.1f} %",
+        border=True,
+        help="Survey invitations sent in the period (by the day they were sent) that were "
+        "answered; answers flagged as suspected bots are not counted.",
+    )
+    left.caption(f"{total.answered:,} answered of {total.invited:,} invited.")
+    with right:
+        st.altair_chart(
+            charts.response_rate_chart(charts.response_rate_frame(rates)), width="stretch"
+        )
+    st.dataframe(
+        [
+            {
+                "Channel": channel.label,
+                "Invited": channel.rate.invited,
+                "Answered": channel.rate.answered,
+                "Response rate %": channel.rate.rate_pct,
+            }
+            for channel in rates.by_channel
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Response rate %": st.column_config.NumberColumn(format="%.1f"),
+            "Invited": st.column_config.NumberColumn(format="localized"),
+            "Answered": st.column_config.NumberColumn(format="localized"),
         },
     )
 

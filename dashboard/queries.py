@@ -31,6 +31,7 @@ from npscsat.reporting import (
     Option,
     PeriodTotals,
     ReportFilter,
+    ResponseRates,
     SourceOption,
 )
 
@@ -167,6 +168,19 @@ def load_overview(
 
 
 @st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=1000)
+def load_response_rates(
+    database_url: str,
+    start: date,
+    end: date,
+    channels: tuple[str, ...] | None,
+    customer_types: tuple[str, ...] | None,
+    granularity: Granularity,
+) -> ResponseRates:
+    selection = ReportFilter(start, end, channels, customer_types)
+    return _read(database_url, reporting.fetch_response_rates, selection, granularity)
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=1000)
 def load_comments(
     database_url: str,
     start: date,
@@ -201,4 +215,5 @@ def forget_cached_data() -> None:
     load_lookups.clear()
     load_job_status.clear()
     load_overview.clear()
+    load_response_rates.clear()
     load_comments.clear()

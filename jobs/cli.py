@@ -23,6 +23,8 @@ from jobs.config import JobSettings
 from jobs.errors import JobInterrupted
 from jobs.importing.formats import FORMATS
 from jobs.importing.run import ImportOptions, ImportReport, run_import, summary_fields
+from jobs.invite import InviteReport, run_invite
+from jobs.invite import summary_fields as invite_summary
 from jobs.signals import StopSignals
 from jobs.steps import JobContext, RunOutcome
 from npscsat.config import load_settings
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     step.add_parser("classify", help="label the sentiment of comments that have none")
     step.add_parser("refresh", help="check the reporting rollup against raw rows; rebuild if off")
     _add_import_parser(step)
+    _add_invite_parser(step)
     for name, kind in (("channels", "channel"), ("customer-types", "customer type")):
         lookup = step.add_parser(name, help=f"list or add {kind} codes (the dashboard's filters)")
         action = lookup.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -143,6 +146,31 @@ def _add_import_parser(step) -> None:
     )
 
 
+def _add_invite_parser(step) -> None:
+    parser = step.add_parser(
+        "invite",
+        help="survey invitations from a CSV file of support contacts; writes their links",
+        description="Stores one invitation per row (external_id, channel, customer_type, "
+        "optional email and locale; a row invited before is kept as it is) and writes "
+        "external_id,link to --out. With SMTP_HOST set, e-mails each address that was not "
+        "e-mailed before. Addresses are never stored. The format is in docs/survey.md.",
+    )
+    parser.add_argument(
+        "path", metavar="PATH", nargs="?", help='a .csv or .csv.gz file, or "-" for stdin'
+    )
+    parser.add_argument(
+        "--out",
+        metavar="LINKS.csv",
+        help='where the links go; "-" for standard output (the log then goes to stderr); '
+        "default: NAME.links.csv next to PATH",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="instead of a file: a handful of demo invitations, and one link in the log",
+    )
+
+
 def _users(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> None:
     s = ctx.settings
     if args.action is None:
@@ -188,16 +216,35 @@ def _import(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> ImportR
         maps=args.map,
         sets=args.set,
     )
-    binary = getattr(stdin, "buffer", None)
-    if binary is None and isinstance(stdin, io.StringIO):  # in-process callers (tests)
-        binary = io.BytesIO(stdin.getvalue().encode("utf-8"))
     return run_import(
         ctx.engine,
         options,
         business_timezone=ctx.settings.business_timezone,
-        stdin=binary,
+        stdin=_binary(stdin),
         halt=ctx.halt,
     )
+
+
+def _invite(ctx: JobContext, args: argparse.Namespace, stdin: TextIO) -> InviteReport:
+    if args.demo and args.path:
+        raise ConfigError("give either PATH or --demo, not both")
+    links = ctx.settings.survey_links()  # before anything is read: a missing key says so
+    return run_invite(
+        ctx.engine,
+        links,
+        path=args.path,
+        out=args.out,
+        mailer=ctx.settings.mailer(),
+        stdin=_binary(stdin),
+        demo=args.demo,
+    )
+
+
+def _binary(stdin: TextIO):
+    binary = getattr(stdin, "buffer", None)
+    if binary is None and isinstance(stdin, io.StringIO):  # in-process callers (tests)
+        binary = io.BytesIO(stdin.getvalue().encode("utf-8"))
+    return binary
 
 
 def _lookup(ctx: JobContext, args: argparse.Namespace) -> None:
@@ -214,11 +261,13 @@ def _lookup(ctx: JobContext, args: argparse.Namespace) -> None:
 
 def _run_step(
     ctx: JobContext, args: argparse.Namespace, stdin: TextIO
-) -> RunOutcome | ImportReport | None:
+) -> RunOutcome | ImportReport | InviteReport | None:
     step = args.step or "run"
     if step == "run":
         steps.migrate(ctx)
         steps.ensure_demo_user(ctx)
+        if ctx.settings.survey_demo_invitations:
+            steps.invite_demo(ctx)
         return steps.run_data_steps(ctx, generate=True, classify=True, refresh=True)
     if step == "migrate":
         steps.migrate(ctx)
@@ -238,6 +287,8 @@ def _run_step(
         return steps.run_data_steps(ctx, generate=False, classify=False, refresh=True)
     elif step == "import":
         return _import(ctx, args, stdin)
+    elif step == "invite":
+        return _invite(ctx, args, stdin)
     elif step in ("channels", "customer-types"):
         _lookup(ctx, args)
     return None
@@ -249,13 +300,15 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
     run_id = uuid.uuid4()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(run_id=str(run_id))
+    # `invite --out -` writes the links to standard output: the log goes to stderr then.
+    log_stream = sys.stderr if getattr(args, "out", None) == "-" else None
     try:
         settings = load_settings(JobSettings)
     except ConfigError as exc:
-        configure_logging()
+        configure_logging(stream=log_stream)
         log.error("job_failed", step=step, cause="configuration", error=str(exc))
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, stream=log_stream)
 
     ctx = JobContext(settings, run_id)
     with StopSignals(ctx.halt) as signals:
@@ -284,6 +337,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None) -> int:
             ctx.close()
     if isinstance(outcome, ImportReport):
         log.info("job_finished", step=step, **summary_fields(outcome))
+    elif isinstance(outcome, InviteReport):
+        log.info("job_finished", step=step, **invite_summary(outcome))
     elif outcome is not None:
         log.info("job_finished", step=step, **steps.summary_fields(ctx, outcome))
     else:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from email.utils import parseaddr
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
+from jobs.mail import Mailer
 from npscsat.config import AppEnv, LogFormat, secret_problem
 from npscsat.db import parse_database_url, url_password_problem
 from npscsat.errors import ConfigError
 from npscsat.login import password_problem, username_problem
+from npscsat.survey_links import SurveyLinks, public_url_problem, signing_key_problem
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -39,6 +42,23 @@ class JobSettings(BaseSettings):
     dashboard_admin_email: str | None = None
     # Where people open the dashboard; the job's last log line points there.
     dashboard_public_url: str = "http://localhost:8501"
+
+    # The survey's login role (created by `migrate` when a password is given), and what
+    # `invite` needs: the key that signs links, where they point, how long they work.
+    survey_db_user: str = "npscsat_survey"
+    survey_db_password: SecretStr | None = None
+    survey_signing_key: SecretStr | None = None
+    survey_public_url: str = "http://localhost:8502"
+    survey_link_days: int = Field(default=30, ge=1, le=365)
+    # Development: `run` also creates a handful of demo invitations and logs one link.
+    survey_demo_invitations: bool = False
+    # Optional: `invite` e-mails each person with an address through this server (STARTTLS).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
 
     # Ollama: the server, the model, and how long / how often to insist.
     ollama_host: str = "http://localhost:11434"
@@ -79,7 +99,7 @@ class JobSettings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("dashboard_db_user")
+    @field_validator("dashboard_db_user", "survey_db_user")
     @classmethod
     def _plain_role_name(cls, value: str) -> str:
         if not ROLE_NAME.match(value):
@@ -95,7 +115,9 @@ class JobSettings(BaseSettings):
             raise ValueError(f"'{value}' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return value.upper()
 
-    @field_validator("dashboard_admin_username", "dashboard_admin_email")
+    @field_validator(
+        "dashboard_admin_username", "dashboard_admin_email", "smtp_host", "smtp_user", "smtp_from"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is None:
@@ -122,6 +144,20 @@ class JobSettings(BaseSettings):
         if not value.strip():
             raise ValueError("is empty")
         return value.strip()
+
+    @field_validator("survey_public_url")
+    @classmethod
+    def _link_base(cls, value: str) -> str:
+        if problem := public_url_problem(value):
+            raise ValueError(problem)
+        return value.strip().rstrip("/")
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _sender_address(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL.match(parseaddr(value)[1]):
+            raise ValueError(f"'{value}' is not an e-mail address (or Name <address>)")
+        return value
 
     @model_validator(mode="after")
     def _secrets_fit_environment(self) -> JobSettings:
@@ -152,6 +188,37 @@ class JobSettings(BaseSettings):
             problem = password_problem(admin_password.get_secret_value(), self.app_env)
             if problem:
                 raise ValueError(f"DASHBOARD_ADMIN_PASSWORD {problem}")
+        for name, secret in (
+            ("SURVEY_DB_PASSWORD", self.survey_db_password),
+            ("SMTP_PASSWORD", self.smtp_password),
+        ):
+            if secret is not None and (
+                problem := secret_problem(secret.get_secret_value(), self.app_env)
+            ):
+                raise ValueError(f"{name} {problem}")
+        if self.survey_signing_key is not None:
+            problem = signing_key_problem(self.survey_signing_key.get_secret_value(), self.app_env)
+            if problem:
+                raise ValueError(f"SURVEY_SIGNING_KEY {problem}")
+        if self.survey_demo_invitations and self.survey_signing_key is None:
+            raise ValueError(
+                "SURVEY_DEMO_INVITATIONS needs SURVEY_SIGNING_KEY (the survey's key) to sign "
+                "the demo links"
+            )
+        if self.smtp_host and not self.smtp_from:
+            raise ValueError("SMTP_FROM is not set; it is required when SMTP_HOST is set")
+        if (
+            self.smtp_host
+            and not self.smtp_starttls
+            and self.app_env == "prod"
+            and self.smtp_host not in ("localhost", "127.0.0.1", "::1")
+        ):
+            raise ValueError(
+                "SMTP_STARTTLS=false sends the links in clear text; in production it is "
+                "accepted only for a relay on this machine (SMTP_HOST=localhost)"
+            )
+        if bool(self.smtp_user) != (self.smtp_password is not None):
+            raise ValueError("SMTP_USER and SMTP_PASSWORD go together: set both or neither")
         if self.ollama_backoff_max_seconds < self.ollama_backoff_seconds:
             raise ValueError(
                 "OLLAMA_BACKOFF_MAX_SECONDS must be at least OLLAMA_BACKOFF_SECONDS "
@@ -169,3 +236,29 @@ class JobSettings(BaseSettings):
     def database(self) -> URL:
         """The owner connection (schema changes, loads). Raises ConfigError when malformed."""
         return parse_database_url(self.database_url, "DATABASE_URL")
+
+    def survey_links(self) -> SurveyLinks:
+        """What `invite` signs links with; ConfigError when SURVEY_SIGNING_KEY is missing."""
+        if self.survey_signing_key is None:
+            raise ConfigError(
+                "SURVEY_SIGNING_KEY is not set; `invite` signs the survey links with it, and "
+                "the survey service must have the same key (see .env.example)"
+            )
+        return SurveyLinks(
+            self.survey_signing_key.get_secret_value(),
+            self.survey_public_url,
+            self.survey_link_days,
+        )
+
+    def mailer(self) -> Mailer | None:
+        """The SMTP server `invite` sends through, or None when SMTP_HOST is not set."""
+        if not self.smtp_host:
+            return None
+        return Mailer(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from or "",
+            user=self.smtp_user,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            starttls=self.smtp_starttls,
+        )

@@ -160,12 +160,48 @@ DASHBOARD_ROLE_SETTINGS = {
     "lock_timeout": "5s",
     "idle_in_transaction_session_timeout": "60s",
 }
+# The survey's role: every call it makes writes (through its functions), so no read-only
+# default; short limits, because a survey page waits for each call.
+SURVEY_ROLE_SETTINGS = {
+    "statement_timeout": "5s",
+    "lock_timeout": "3s",
+    "idle_in_transaction_session_timeout": "30s",
+}
+SURVEY_GROUP_ROLE = "npscsat_surveyor"  # created and granted by 007_survey.sql
 _OWNER_RIGHTS = "docs/database.md (section: the owner's rights)"
 
 
+@dataclass(frozen=True)
+class LoginRole:
+    """A login role that migrate keeps in step with the environment: a member of one group
+    role, with its password and its own session settings in this database."""
+
+    name: str
+    group: str
+    settings: dict[str, str]
+    variable: str  # the environment variable that names it, for messages
+    purpose: str  # "the dashboard", "the survey"
+
+
+def dashboard_login_role(name: str) -> LoginRole:
+    return LoginRole(
+        name, READER_GROUP_ROLE, DASHBOARD_ROLE_SETTINGS, "DASHBOARD_DB_USER", "the dashboard"
+    )
+
+
+def survey_login_role(name: str) -> LoginRole:
+    return LoginRole(name, SURVEY_GROUP_ROLE, SURVEY_ROLE_SETTINGS, "SURVEY_DB_USER", "the survey")
+
+
 def ensure_dashboard_role(engine: Engine, role: str, password: str) -> None:
-    """Creates (or updates) the dashboard's login role: member of the read-only group, password
-    from the environment, its own timeouts and read-only default, no other rights.
+    """The dashboard's login role: member of the read-only group, its own timeouts and
+    read-only default."""
+    ensure_login_role(engine, dashboard_login_role(role), password)
+
+
+def ensure_login_role(engine: Engine, role: LoginRole, password: str) -> None:
+    """Creates (or updates) a login role: member of its group, password from the environment,
+    its own settings, no other rights.
 
     Works for an owner that is not a superuser (a managed PostgreSQL's admin role has CREATEROLE,
     not SUPERUSER): no statement here touches superuser-only attributes, and a role that has any
@@ -175,40 +211,42 @@ def ensure_dashboard_role(engine: Engine, role: str, password: str) -> None:
         with connection.cursor() as cur:
             cur.execute("SELECT current_user, current_database()")
             owner, database = cur.fetchone()
-            if role == owner:
+            if role.name == owner:
                 raise MigrationError(
-                    f"DASHBOARD_DB_USER '{role}' is the owner role of DATABASE_URL; the "
-                    "dashboard needs a role of its own that can only read"
+                    f"{role.variable} '{role.name}' is the owner role of DATABASE_URL; "
+                    f"{role.purpose} needs a role of its own with narrow rights"
                 )
             cur.execute(
                 "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls "
                 "OR rolreplication FROM pg_roles WHERE rolname = %s",
-                (role,),
+                (role.name,),
             )
             existing = cur.fetchone()
             if existing and existing[0]:
                 raise MigrationError(
-                    f"DASHBOARD_DB_USER '{role}' is a privileged role; choose a dedicated role"
+                    f"{role.variable} '{role.name}' is a privileged role; choose a dedicated role"
                 )
             _manage_role(cur, owner, role, database, password, create=existing is None)
-            cur.execute("SELECT has_database_privilege(%s, current_database(), 'TEMP')", (role,))
+            cur.execute(
+                "SELECT has_database_privilege(%s, current_database(), 'TEMP')", (role.name,)
+            )
             if cur.fetchone()[0]:
                 raise MigrationError(
-                    f"the dashboard role '{role}' may still create temporary tables in database "
-                    f"'{database}': PUBLIC holds TEMP on it, and only the database's owner can "
-                    f"revoke that. Run migrate as the owner of '{database}', or have its owner "
-                    f'run: REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC (see '
+                    f"the role '{role.name}' of {role.purpose} may still create temporary tables "
+                    f"in database '{database}': PUBLIC holds TEMP on it, and only the database's "
+                    f"owner can revoke that. Run migrate as the owner of '{database}', or have "
+                    f'its owner run: REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC (see '
                     f"{_OWNER_RIGHTS})"
                 )
         connection.commit()
-        log.info("dashboard_role_ready", role=role)
+        log.info("login_role_ready", role=role.name, group=role.group)
     finally:
         connection.rollback()
         connection.close()
 
 
-def _manage_role(cur, owner: str, role: str, database: str, password: str, *, create: bool):
-    name = sql.Identifier(role)
+def _manage_role(cur, owner: str, role: LoginRole, database: str, password: str, *, create: bool):
+    name = sql.Identifier(role.name)
     statements = [sql.SQL("CREATE ROLE {} LOGIN INHERIT").format(name)] if create else []
     statements.append(
         sql.SQL("ALTER ROLE {} WITH LOGIN INHERIT PASSWORD {}").format(
@@ -219,10 +257,10 @@ def _manage_role(cur, owner: str, role: str, database: str, password: str, *, cr
         sql.SQL("ALTER ROLE {} IN DATABASE {} SET {} = {}").format(
             name, sql.Identifier(database), sql.Identifier(setting), sql.Literal(value)
         )
-        for setting, value in DASHBOARD_ROLE_SETTINGS.items()
+        for setting, value in role.settings.items()
     ]
     statements += [
-        sql.SQL("GRANT {} TO {}").format(sql.Identifier(READER_GROUP_ROLE), name),
+        sql.SQL("GRANT {} TO {}").format(sql.Identifier(role.group), name),
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), name),
     ]
     for statement in statements:
@@ -230,10 +268,11 @@ def _manage_role(cur, owner: str, role: str, database: str, password: str, *, cr
             cur.execute(statement)
         except psycopg2.errors.InsufficientPrivilege as exc:
             raise MigrationError(
-                f"the owner role '{owner}' of DATABASE_URL may not set up the dashboard role "
-                f"'{role}': {(exc.pgerror or str(exc)).strip().splitlines()[0]}. It needs "
-                f"CREATEROLE and, on PostgreSQL 16 and later, ADMIN OPTION on '{role}' and on "
-                f"'{READER_GROUP_ROLE}' (it has that on roles it created itself). See "
+                f"the owner role '{owner}' of DATABASE_URL may not set up {role.purpose} role "
+                f"'{role.name}': "
+                f"{(exc.pgerror or str(exc)).strip().splitlines()[0]}. It needs "
+                f"CREATEROLE and, on PostgreSQL 16 and later, ADMIN OPTION on '{role.name}' and "
+                f"on '{role.group}' (it has that on roles it created itself). See "
                 f"{_OWNER_RIGHTS}."
             ) from None
 
@@ -262,9 +301,12 @@ def run_migrate(
     business_timezone: str,
     dashboard_role: str,
     dashboard_password: str | None,
+    survey_role: str | None = None,
+    survey_password: str | None = None,
     migrations_dir: Path = MIGRATIONS_DIR,
 ) -> MigrationReport:
-    """The `migrate` step: schema files, then the business time zone, then the dashboard role."""
+    """The `migrate` step: schema files, then the business time zone, then the login roles of
+    the dashboard and (when its password is given) the survey."""
     report = apply_migrations(engine, discover_migrations(migrations_dir))
     sync_business_timezone(engine, business_timezone)
     if dashboard_password:
@@ -273,6 +315,13 @@ def run_migrate(
         log.warning(
             "dashboard_role_skipped",
             reason="DASHBOARD_DB_PASSWORD is not set; the dashboard's login role was not changed",
+        )
+    if survey_role and survey_password:
+        ensure_login_role(engine, survey_login_role(survey_role), survey_password)
+    elif survey_role:
+        log.info(
+            "survey_role_skipped",
+            reason="SURVEY_DB_PASSWORD is not set; the survey's login role was not changed",
         )
     log.info("migrations_done", applied=len(report.applied), unchanged=len(report.unchanged))
     return report

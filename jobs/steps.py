@@ -21,6 +21,7 @@ from jobs.classify import Classifier, ClassifyOptions, ClassifyReport
 from jobs.config import JobSettings
 from jobs.errors import JobInterrupted, UserError
 from jobs.generate import GenerationOptions, GenerationReport, Generator
+from jobs.invite import run_invite
 from jobs.llm import ModelProgress, OllamaChat, RetryPolicy, Usage
 from jobs.migrate import run_migrate
 from jobs.refresh import RefreshReport, refresh_reporting
@@ -92,11 +93,14 @@ class RunOutcome:
 def migrate(ctx: JobContext) -> None:
     s = ctx.settings
     password = s.dashboard_db_password
+    survey_password = s.survey_db_password
     run_migrate(
         ctx.engine,
         business_timezone=s.business_timezone,
         dashboard_role=s.dashboard_db_user,
         dashboard_password=password.get_secret_value() if password else None,
+        survey_role=s.survey_db_user,
+        survey_password=survey_password.get_secret_value() if survey_password else None,
     )
 
 
@@ -125,6 +129,15 @@ def ensure_demo_user(ctx: JobContext, *, reset: bool = False) -> None:
         app_env=s.app_env,
         reset=reset,
     )
+
+
+def invite_demo(ctx: JobContext) -> None:
+    """SURVEY_DEMO_INVITATIONS: a handful of demo invitations (idempotent) and one link in the
+    log, so that a reviewer can answer a survey and watch it reach the dashboard."""
+    report = run_invite(
+        ctx.engine, ctx.settings.survey_links(), path=None, out=None, mailer=None, demo=True
+    )
+    log.info("survey_demo_invitations", invited=report.invited, already=report.already_invited)
 
 
 MODEL_PROGRESS_EVERY_SECONDS = 5.0

@@ -17,6 +17,7 @@ from typing import Literal
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Computed,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Identity,
     SmallInteger,
     Text,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -161,6 +163,10 @@ class SurveyResponse(SQLModel, table=True):
         sa_column=Column(Text, nullable=False, server_default=sources.GENERATED),
     )
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    # A survey answer the page flagged (honeypot, too quick): reported as survey:suspected_bot.
+    suspected_bot: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class DailyRollup(SQLModel, table=True):

@@ -184,6 +184,8 @@ class SourceOption:
             return "Demo data (generated)"
         if self.code == sources.SURVEY:
             return "Survey answers"
+        if self.code == sources.SURVEY_SUSPECTED_BOT:
+            return "Survey: suspected bots"
         return f"Import: {self.code.removeprefix(sources.IMPORT_PREFIX)}"
 
 
@@ -388,3 +390,89 @@ def fetch_login_users(conn: Connection, usernames: Sequence[str] | None = None) 
         params["usernames"] = [name.lower() for name in usernames]
     rows = conn.execute(text(sql + " ORDER BY username"), params).mappings()
     return [LoginUser(**row) for row in rows]
+
+
+# --- the survey's response rate -------------------------------------------------------------
+
+# Invitations are counted on the day they were sent (reporting.invitation_rollup, kept by
+# triggers), answered ones among them; the selection's dates, channels and customer types apply,
+# its sources do not (every invitation is the survey's).
+_RATE_DIMENSIONS = """
+    AND (CAST(:channels AS text[]) IS NULL OR channel = ANY(CAST(:channels AS text[])))
+    AND (CAST(:customer_types AS text[]) IS NULL
+         OR customer_type = ANY(CAST(:customer_types AS text[])))
+"""
+_RESPONSE_RATE_SQL = text(f"""
+    WITH grouped AS (
+        SELECT GROUPING(reporting.period_start(:granularity, day)) AS by_channel,
+               GROUPING(channel) AS by_period,
+               reporting.period_start(:granularity, day) AS period_start,
+               channel,
+               sum(invited)::bigint AS invited,
+               sum(answered)::bigint AS answered
+          FROM reporting.invitation_rollup
+         WHERE day BETWEEN :start AND :end {_RATE_DIMENSIONS}
+         GROUP BY GROUPING SETS ((reporting.period_start(:granularity, day)), (channel), ())
+    )
+    SELECT g.*, reporting.period_label(:granularity, g.period_start) AS period_label,
+           c.label, c.sort_order
+      FROM grouped g
+      LEFT JOIN reporting.channel c ON c.code = g.channel
+""")  # noqa: S608
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    """Invitations sent and how many of them were answered (suspected bots not counted)."""
+
+    invited: int = 0
+    answered: int = 0
+
+    @property
+    def rate_pct(self) -> float | None:
+        return None if self.invited <= 0 else 100.0 * self.answered / self.invited
+
+
+@dataclass(frozen=True)
+class PeriodRate:
+    period_start: date
+    period_label: str
+    rate: ResponseRate
+
+
+@dataclass(frozen=True)
+class ChannelRate:
+    channel: str
+    label: str
+    rate: ResponseRate
+
+
+@dataclass(frozen=True)
+class ResponseRates:
+    totals: ResponseRate
+    series: list[PeriodRate]
+    by_channel: list[ChannelRate]
+
+
+def fetch_response_rates(
+    conn: Connection, selection: ReportFilter, granularity: Granularity
+) -> ResponseRates:
+    """Answered / invited for the selection, per period (oldest first) and per channel (in
+    display order), from the invitation rollup in one query."""
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    if () in (selection.channels, selection.customer_types):
+        return ResponseRates(ResponseRate(), [], [])
+    params = {**_selection_params(selection), "granularity": granularity}
+    totals, series, channels = ResponseRate(), [], []
+    for row in conn.execute(_RESPONSE_RATE_SQL, params).mappings():
+        rate = ResponseRate(int(row["invited"] or 0), int(row["answered"] or 0))
+        if row["by_period"] and row["by_channel"]:
+            totals = rate
+        elif row["by_period"]:
+            series.append(PeriodRate(row["period_start"], row["period_label"], rate))
+        else:
+            channels.append((row["sort_order"], ChannelRate(row["channel"], row["label"], rate)))
+    series.sort(key=lambda period: period.period_start)
+    channels.sort(key=lambda pair: pair[0])
+    return ResponseRates(totals, series, [channel for _, channel in channels])

@@ -6,9 +6,9 @@
 For each overlay: `kubectl kustomize` renders it; every object validates against the Kubernetes
 schemas (kubernetes-validate, strict); and the project's rules hold (see `policy_problems`):
 non-root pods (uid 10001) with no privilege escalation, all capabilities dropped and a read-only
-root filesystem; resource requests; probes on the dashboard; images pinned by digest; secrets
-referenced by name only, never committed. Exit 0 when all pass, 1 with every problem listed.
-The pre-commit hook and tests/gitops/ use this module.
+root filesystem; resource requests; probes on the dashboard and the survey; images pinned by
+digest; secrets referenced by name only, never committed. Exit 0 when all pass, 1 with every
+problem listed. The pre-commit hook and tests/gitops/ use this module.
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "deploy" / "overlays"
 APP_UID = 10001
 DIGEST_IMAGE = re.compile(
-    r"^ghcr\.io/[a-z0-9][a-z0-9-]*/npscsat-(job|dashboard)@sha256:[0-9a-f]{64}$"
+    r"^ghcr\.io/[a-z0-9][a-z0-9-]*/npscsat-(job|dashboard|survey)@sha256:[0-9a-f]{64}$"
 )
-HEALTH_PATH = "/_stcore/health"
-DASHBOARD_PORT = 8501
+# What each long-running Deployment's probes must ask: its own health endpoint and port.
+HEALTH_CHECKS = {
+    "npscsat-dashboard": ("/_stcore/health", 8501),
+    "npscsat-survey": ("/healthz", 8502),
+}
 # Values that must come from a Secret, never from a ConfigMap or a literal.
 SECRET_VARIABLES = frozenset(
     {
@@ -39,6 +42,10 @@ SECRET_VARIABLES = frozenset(
         "DASHBOARD_DB_PASSWORD",
         "DASHBOARD_ADMIN_PASSWORD",
         "AUTH_COOKIE_KEY",
+        "SURVEY_DATABASE_URL",
+        "SURVEY_DB_PASSWORD",
+        "SURVEY_SIGNING_KEY",
+        "SMTP_PASSWORD",
     }
 )
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
@@ -152,8 +159,14 @@ def workload_problems(obj: dict[str, Any], require_digest: bool = True) -> list[
         problems += _env_problems(at, container)
 
     if obj.get("kind") == "Deployment":
-        for container in spec.get("containers", []):
-            problems += _probe_problems(f"{where} container {container.get('name')}", container)
+        name = obj.get("metadata", {}).get("name")
+        if name not in HEALTH_CHECKS:
+            problems.append(f"{where}: no health check is known for this Deployment")
+        else:
+            for container in spec.get("containers", []):
+                problems += _probe_problems(
+                    f"{where} container {container.get('name')}", container, *HEALTH_CHECKS[name]
+                )
     return problems
 
 
@@ -168,7 +181,9 @@ def _env_problems(at: str, container: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _probe_problems(at: str, container: dict[str, Any]) -> list[str]:
+def _probe_problems(
+    at: str, container: dict[str, Any], health_path: str, health_port: int
+) -> list[str]:
     problems = []
     ports = {p.get("name"): p.get("containerPort") for p in container.get("ports", [])}
     for probe_name in ("livenessProbe", "readinessProbe"):
@@ -178,10 +193,8 @@ def _probe_problems(at: str, container: dict[str, Any]) -> list[str]:
             continue
         get = probe.get("httpGet", {})
         port = ports.get(get.get("port"), get.get("port"))
-        if get.get("path") != HEALTH_PATH or port != DASHBOARD_PORT:
-            problems.append(
-                f"{at}: {probe_name} does not GET {HEALTH_PATH} on port {DASHBOARD_PORT}"
-            )
+        if get.get("path") != health_path or port != health_port:
+            problems.append(f"{at}: {probe_name} does not GET {health_path} on port {health_port}")
     return problems
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.client_address import client_address, parse_trusted_proxies
+from npscsat.client_address import client_address, parse_trusted_proxies
 
 INGRESS = parse_trusted_proxies("10.0.0.0/8")
 

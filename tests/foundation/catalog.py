@@ -22,6 +22,18 @@ ROLE_SETTINGS = {
     "lock_timeout": "5s",
     "idle_in_transaction_session_timeout": "60s",
 }
+# The survey role's only way in (007_survey.sql): read one invitation, count a request, record
+# an answer.
+SURVEY_FUNCTIONS = {
+    "app.survey_invitation_state(uuid,integer)",
+    "app.survey_count_request(text,uuid,integer,integer,integer)",
+    "app.survey_record_answer(uuid,integer,integer,text,boolean,boolean,integer)",
+}
+SURVEY_ROLE_SETTINGS = {
+    "statement_timeout": "5s",
+    "lock_timeout": "3s",
+    "idle_in_transaction_session_timeout": "30s",
+}
 _SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 
 _WRITABLE_SQL = f"""
@@ -99,3 +111,20 @@ def dashboard_role_facts(engine: Engine, role: str) -> RoleFacts:
         settings=settings,
         security_definer_functions=definers,
     )
+
+
+_READABLE_SQL = f"""
+    SELECT format('%I.%I', n.nspname, c.relname)
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname NOT IN {_SYSTEM_SCHEMAS} AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+       AND (has_table_privilege(:role, c.oid, 'SELECT')
+            OR has_any_column_privilege(:role, c.oid, 'SELECT'))
+     ORDER BY 1
+"""
+
+
+def readable_relations(engine: Engine, role: str) -> list[str]:
+    """Tables and views (or any of their columns) the role may SELECT."""
+    with engine.connect() as conn:
+        return list(conn.execute(text(_READABLE_SQL), {"role": role}).scalars())

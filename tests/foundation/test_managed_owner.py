@@ -13,9 +13,16 @@ from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from jobs.migrate import READER_GROUP_ROLE, MigrationError, run_migrate
+from jobs.migrate import READER_GROUP_ROLE, SURVEY_GROUP_ROLE, MigrationError, run_migrate
 from npscsat.db import create_db_engine
-from tests.foundation.catalog import LOGIN_FUNCTIONS, ROLE_SETTINGS, dashboard_role_facts
+from tests.foundation.catalog import (
+    LOGIN_FUNCTIONS,
+    ROLE_SETTINGS,
+    SURVEY_FUNCTIONS,
+    SURVEY_ROLE_SETTINGS,
+    dashboard_role_facts,
+    readable_relations,
+)
 from tests.pg import admin_execute, connect_kwargs, drop_role
 
 
@@ -24,6 +31,7 @@ class ManagedDatabase:
     owner_url: URL
     owner: str
     dashboard_role: str
+    survey_role: str
 
 
 def server_version(admin_url: URL) -> int:
@@ -42,6 +50,7 @@ def managed(pg_admin_url) -> Iterator[ManagedDatabase]:
     created itself; dropped afterwards with the roles it made."""
     suffix = secrets.token_hex(4)
     owner, dashboard_role = f"npscsat_owner_{suffix}", f"npscsat_dash_{suffix}"
+    survey_role = f"npscsat_survey_{suffix}"
     password = secrets.token_urlsafe(18)
     admin_execute(
         pg_admin_url,
@@ -55,10 +64,16 @@ def managed(pg_admin_url) -> Iterator[ManagedDatabase]:
     admin_execute(
         pg_admin_url,
         sql.SQL(
-            "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = {group}) THEN "
-            "EXECUTE format('GRANT %I TO %I WITH ADMIN OPTION', {group}, {owner}); "
-            "END IF; END $$"
-        ).format(group=sql.Literal(READER_GROUP_ROLE), owner=sql.Literal(owner)),
+            "DO $$ DECLARE g text; BEGIN FOREACH g IN ARRAY ARRAY[{groups}] LOOP "
+            "IF EXISTS (SELECT FROM pg_roles WHERE rolname = g) THEN "
+            "EXECUTE format('GRANT %I TO %I WITH ADMIN OPTION', g, {owner}); "
+            "END IF; END LOOP; END $$"
+        ).format(
+            groups=sql.SQL(", ").join(
+                [sql.Literal(READER_GROUP_ROLE), sql.Literal(SURVEY_GROUP_ROLE)]
+            ),
+            owner=sql.Literal(owner),
+        ),
     )
     database = f"npscsat_managed_{suffix}"
     as_owner = pg_admin_url.set(drivername="postgresql", username=owner, password=password)
@@ -68,13 +83,14 @@ def managed(pg_admin_url) -> Iterator[ManagedDatabase]:
         cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     conn.close()
     try:
-        yield ManagedDatabase(as_owner.set(database=database), owner, dashboard_role)
+        yield ManagedDatabase(as_owner.set(database=database), owner, dashboard_role, survey_role)
     finally:
         admin_execute(
             pg_admin_url,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)),
         )
         drop_role(pg_admin_url, dashboard_role)
+        drop_role(pg_admin_url, survey_role)
         drop_role(pg_admin_url, owner)
 
 
@@ -86,6 +102,8 @@ def migrate_as_owner(managed: ManagedDatabase, password: str = "dashboard-passwo
             business_timezone="Europe/Lisbon",
             dashboard_role=managed.dashboard_role,
             dashboard_password=password,
+            survey_role=managed.survey_role,
+            survey_password="survey-" + password,
         )
     finally:
         engine.dispose()
@@ -109,6 +127,27 @@ def test_a_non_superuser_owner_migrates_from_scratch(managed, pg_admin_url):
     assert facts.creatable_schemas == []
     assert facts.settings == ROLE_SETTINGS
     assert facts.security_definer_functions == LOGIN_FUNCTIONS
+    survey = dashboard_role_facts(owner_engine, managed.survey_role)
+    assert survey.writable_relations == []
+    assert readable_relations(owner_engine, managed.survey_role) == []
+    assert survey.database_privileges == {"CONNECT": True, "CREATE": False, "TEMPORARY": False}
+    assert survey.settings == SURVEY_ROLE_SETTINGS
+    assert survey.security_definer_functions == SURVEY_FUNCTIONS
+    survey_engine = create_db_engine(
+        managed.owner_url.set(username=managed.survey_role, password="survey-dashboard-password-2"),
+        application_name="npscsat-tests-survey",
+    )
+    try:  # the survey's role logs in with the new password and calls its functions
+        with survey_engine.begin() as conn:
+            limited = conn.execute(
+                text(
+                    "SELECT limited_by FROM app.survey_count_request(NULL, "
+                    "gen_random_uuid(), 5, 5, 60)"
+                )
+            ).scalar_one()
+        assert limited is None
+    finally:
+        survey_engine.dispose()
 
     # The dashboard's role logs in with the new password, reads, and records a login through
     # the functions the non-superuser owner defined.

@@ -281,3 +281,73 @@ def test_run_migrate_stops_at_a_changed_file(engine, migrations_copy):
             dashboard_password=None,
             migrations_dir=migrations_copy,
         )
+
+
+def test_a_database_at_006_with_rows_upgrades_through_007(engine, migrations_copy):
+    """A database built before the survey existed holds imported and generated rows; 007 keeps
+    them as they were (none is a suspected bot), the rollup unchanged, and the survey's tables,
+    functions and the response-rate rollup work on it at once."""
+    for later in migrations_copy.glob("*.sql"):
+        if later.name >= "007":
+            later.unlink()
+    apply_migrations(engine, discover_migrations(migrations_copy))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO app.survey_response (responded_at, channel, customer_type, "
+                "nps_score, csat_score, comment, generator_slot, source, external_id) VALUES "
+                "('2026-11-30 12:00+00', 'chat', 'individual', 10, 5, 'Great', 1, 'generated', "
+                "NULL), ('2026-11-29 12:00+00', 'email', 'enterprise', NULL, 2, NULL, NULL, "
+                "'import:zendesk', 'z-1')"
+            )
+        )
+        rollup_before = conn.execute(
+            text("SELECT * FROM reporting.daily_rollup ORDER BY day, source")
+        ).all()
+
+    report = apply_migrations(engine, discover_migrations())
+    assert report.applied == ["007_survey.sql"]
+    with engine.begin() as conn:
+        assert conn.execute(
+            text("SELECT source, suspected_bot FROM app.survey_response ORDER BY 1")
+        ).all() == [("generated", False), ("import:zendesk", False)]
+        assert (
+            conn.execute(text("SELECT * FROM reporting.daily_rollup ORDER BY day, source")).all()
+            == rollup_before
+        )
+        invitation = conn.execute(
+            text(
+                "INSERT INTO app.survey_invitation (external_id, channel, customer_type, "
+                "expires_at) VALUES ('T-1', 'chat', 'individual', now() + interval '1 day') "
+                "RETURNING id"
+            )
+        ).scalar_one()
+        outcome = conn.execute(
+            text("SELECT outcome FROM app.survey_record_answer(:i, 9, 4, NULL, false, false, 24)"),
+            {"i": invitation},
+        ).scalar_one()
+        assert outcome == "recorded"
+        assert conn.execute(
+            text("SELECT sum(invited), sum(answered) FROM reporting.invitation_rollup")
+        ).one() == (1, 1)
+        assert (
+            conn.execute(
+                text("SELECT responses FROM reporting.daily_rollup WHERE source = 'survey'")
+            ).scalar_one()
+            == 1
+        )
+
+
+def test_a_changed_business_zone_recuts_the_invitations_days(engine):
+    apply_migrations(engine, discover_migrations())
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO app.survey_invitation (external_id, channel, customer_type, "
+                "invited_at, expires_at) VALUES ('late', 'chat', 'individual', "
+                "'2026-11-30 23:30+00', '2026-12-30 23:30+00')"
+            )
+        )
+        conn.execute(text("SELECT reporting.set_business_timezone('Asia/Tokyo')"))
+        day = conn.execute(text("SELECT day FROM reporting.invitation_rollup")).scalar_one()
+    assert str(day) == "2026-12-01"

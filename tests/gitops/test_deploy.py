@@ -31,9 +31,12 @@ def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj["kind"] == kind]
 
 
-def the(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    (obj,) = by_kind(objects, kind)
+def the(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    (obj,) = [o for o in by_kind(objects, kind) if name is None or o["metadata"]["name"] == name]
     return obj
+
+
+DASHBOARD, SURVEY = "npscsat-dashboard", "npscsat-survey"
 
 
 def test_staging_and_production_overlays_exist() -> None:
@@ -51,7 +54,9 @@ def test_the_kubectl_from_the_venv_renders_offline() -> None:
 def test_overlay_renders_the_whole_application(rendered, name: str) -> None:
     objects = rendered[name]
     kinds = sorted(obj["kind"] for obj in objects)
-    expected = ["ConfigMap", "CronJob", "Deployment", "Job", "Namespace", "Service"]
+    expected = [
+        "ConfigMap", "CronJob", "Deployment", "Deployment", "Job", "Namespace", "Service", "Service"
+    ]  # fmt: skip
     assert [k for k in kinds if k != "PodDisruptionBudget"] == expected
     namespace = the(objects, "Namespace")["metadata"]["name"]
     for obj in objects:
@@ -88,12 +93,22 @@ def test_pods_run_as_uid_10001_non_root_with_a_read_only_root(rendered, name: st
 def test_dashboard_is_probed_on_streamlit_health_and_served_by_the_service(
     rendered, name: str
 ) -> None:
-    objects = rendered[name]
-    deployment, service = the(objects, "Deployment"), the(objects, "Service")
+    _probed_and_served(rendered[name], DASHBOARD, 8501, "/_stcore/health")
+
+
+@pytest.mark.parametrize("name", OVERLAY_IDS)
+def test_the_survey_is_probed_on_healthz_and_served_by_its_service(rendered, name: str) -> None:
+    _probed_and_served(rendered[name], SURVEY, 8502, "/healthz")
+    service = the(rendered[name], "Service", SURVEY)
+    assert "sessionAffinity" not in service["spec"]  # stateless: any replica, any request
+
+
+def _probed_and_served(objects, app: str, port: int, path: str) -> None:
+    deployment, service = the(objects, "Deployment", app), the(objects, "Service", app)
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8501, "protocol": "TCP"}]
+    assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/_stcore/health", "port": "http"}
+        assert container[probe]["httpGet"] == {"path": path, "port": "http"}
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
@@ -112,15 +127,21 @@ def _secret_refs(container: dict[str, Any]) -> set[tuple[str, str]]:
 def test_secrets_are_referenced_by_name_and_each_pod_gets_only_its_own(rendered, name: str) -> None:
     objects = rendered[name]
     assert by_kind(objects, "Secret") == []
-    dashboard = the(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    dashboard = the(objects, "Deployment", DASHBOARD)["spec"]["template"]["spec"]["containers"][0]
     assert _secret_refs(dashboard) == {
         ("npscsat-dashboard-secrets", "DASHBOARD_DATABASE_URL"),
         ("npscsat-dashboard-secrets", "AUTH_COOKIE_KEY"),
+    }
+    survey = the(objects, "Deployment", SURVEY)["spec"]["template"]["spec"]["containers"][0]
+    assert _secret_refs(survey) == {
+        ("npscsat-survey-secrets", "SURVEY_DATABASE_URL"),
+        ("npscsat-survey-secrets", "SURVEY_SIGNING_KEY"),
     }
     job_refs = {
         ("npscsat-job-secrets", "DATABASE_URL"),
         ("npscsat-job-secrets", "DASHBOARD_DB_PASSWORD"),
         ("npscsat-job-secrets", "DASHBOARD_ADMIN_PASSWORD"),
+        ("npscsat-job-secrets", "SURVEY_DB_PASSWORD"),
     }
     for kind in ("Job", "CronJob"):
         container = check.pod_spec(the(objects, kind))["containers"][0]
@@ -141,10 +162,18 @@ def test_configmap_carries_the_settings_and_no_secret(rendered, name: str) -> No
         "DASHBOARD_DB_USER",
         "DASHBOARD_ADMIN_USERNAME",
         "AUTH_TRUSTED_PROXIES",
+        "SURVEY_DB_USER",
+        "SURVEY_PUBLIC_URL",
+        "SURVEY_LINK_DAYS",
+        "SURVEY_EDIT_HOURS",
+        "SURVEY_TRUSTED_PROXIES",
     }
     assert config["data"]["APP_ENV"] == "prod"  # demo values are refused in the cluster
-    for workload in ("Deployment", "Job", "CronJob"):
-        container = check.pod_spec(the(rendered[name], workload))["containers"][0]
+    assert config["data"]["SURVEY_PUBLIC_URL"].startswith("https://")
+    workloads = [o for o in rendered[name] if check.pod_spec(o) is not None]
+    assert len(workloads) == 4
+    for workload in workloads:
+        container = check.pod_spec(workload)["containers"][0]
         assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
 
 
@@ -165,20 +194,24 @@ def test_both_images_are_pinned_by_digest(rendered, name: str) -> None:
         if check.pod_spec(obj) is not None
         for container in check.pod_spec(obj)["containers"]
     }
-    assert len(images) == 2
+    assert len(images) == 3
     assert all(check.DIGEST_IMAGE.match(image) for image in images), images
     assert {image.split("@")[0].rsplit("/", 1)[1] for image in images} == {
         "npscsat-job",
         "npscsat-dashboard",
+        "npscsat-survey",
     }
 
 
-def test_production_keeps_two_dashboards_through_disruptions(rendered) -> None:
+@pytest.mark.parametrize("app", [DASHBOARD, SURVEY])
+def test_production_keeps_two_dashboards_and_two_surveys_through_disruptions(
+    rendered, app: str
+) -> None:
     objects = rendered["production"]
-    assert the(objects, "Deployment")["spec"]["replicas"] == 2
-    pdb = the(objects, "PodDisruptionBudget")
+    assert the(objects, "Deployment", app)["spec"]["replicas"] == 2
+    pdb = the(objects, "PodDisruptionBudget", app)
     assert pdb["spec"]["minAvailable"] == 1
-    assert pdb["spec"]["selector"] == the(objects, "Deployment")["spec"]["selector"]
+    assert pdb["spec"]["selector"] == the(objects, "Deployment", app)["spec"]["selector"]
 
 
 def test_the_job_is_recreated_by_gitops_controllers_and_the_cronjob_never_overlaps(
@@ -238,6 +271,16 @@ MUTATIONS = {
     "readiness elsewhere": (
         lambda o: _container(o, "Deployment")["readinessProbe"]["httpGet"].update(path="/"),
         "readinessProbe does not GET /_stcore/health",
+    ),
+    "survey readiness elsewhere": (
+        lambda o: check.pod_spec(the(o, "Deployment", SURVEY))["containers"][0]["readinessProbe"][
+            "httpGet"
+        ].update(path="/"),
+        "readinessProbe does not GET /healthz on port 8502",
+    ),
+    "survey secret in the ConfigMap": (
+        lambda o: _workload(o, "ConfigMap")["data"].update(SURVEY_SIGNING_KEY="x" * 40),
+        "holds secrets SURVEY_SIGNING_KEY",
     ),
     "no cpu request": (
         lambda o: _container(o, "CronJob")["resources"]["requests"].pop("cpu"),
@@ -329,6 +372,7 @@ def test_pinning_new_digests_changes_only_the_images(deploy_copy: Path, name: st
             str(overlay),
             f"npscsat-job=ghcr.io/acme/npscsat-job@{DIGEST_A}",
             f"npscsat-dashboard=ghcr.io/acme/npscsat-dashboard@{DIGEST_B}",
+            f"npscsat-survey=ghcr.io/acme/npscsat-survey@{DIGEST_A}",
         ]
     )
     assert code == 0
@@ -337,6 +381,7 @@ def test_pinning_new_digests_changes_only_the_images(deploy_copy: Path, name: st
         f"ghcr.io/acme/npscsat-dashboard@{DIGEST_B}",
         f"ghcr.io/acme/npscsat-job@{DIGEST_A}",
         f"ghcr.io/acme/npscsat-job@{DIGEST_A}",
+        f"ghcr.io/acme/npscsat-survey@{DIGEST_A}",
     ]
     assert check.policy_problems(after) == []
     # Nothing but the images changed, in the rendering or in the file above `images:`.

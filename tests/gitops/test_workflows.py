@@ -210,9 +210,9 @@ def test_ci_pre_commit_job_runs_every_hook_but_the_duplicate_tests() -> None:
     assert step["env"]["SKIP"] == "pytest-fast"
 
 
-def test_ci_builds_both_images_with_buildx_and_the_actions_cache() -> None:
+def test_ci_builds_the_three_images_with_buildx_and_the_actions_cache() -> None:
     job = jobs(CI)["images"]
-    assert set(job["strategy"]["matrix"]["image"]) == {"job", "dashboard"}
+    assert set(job["strategy"]["matrix"]["image"]) == {"job", "dashboard", "survey"}
     build = next(s for s in job["steps"] if s.get("uses", "").startswith("docker/build-push"))
     assert build["with"]["file"] == "Dockerfile.${{ matrix.image }}"
     assert build["with"]["cache-from"].startswith("type=gha")
@@ -226,6 +226,8 @@ def test_ci_compose_smoke_waits_then_checks_the_job_and_the_dashboard() -> None:
     assert 'docker wait "$job"' in script  # the one-shot job's exit code, once it has ended
     assert "{{.State.Health.Status}}" in script  # the dashboard's healthcheck
     assert "/_stcore/health" in script
+    assert "survey health" in script  # the survey's healthcheck too
+    assert "scripts/smoke_survey.py" in script  # an answer reaches the dashboard's figures
     assert "docker compose down --volumes" in script
 
 
@@ -280,7 +282,11 @@ def test_release_publishes_to_ghcr_with_sbom_and_provenance() -> None:
     workflow = load(RELEASE)
     publish = workflow["jobs"]["publish"]
     builds = [s for s in publish["steps"] if s.get("uses", "").startswith("docker/build-push")]
-    assert {b["with"]["file"] for b in builds} == {"Dockerfile.job", "Dockerfile.dashboard"}
+    assert {b["with"]["file"] for b in builds} == {
+        "Dockerfile.job",
+        "Dockerfile.dashboard",
+        "Dockerfile.survey",
+    }
     for build in builds:
         assert build["with"]["push"] is True
         assert build["with"]["sbom"] is True
@@ -320,6 +326,7 @@ def test_the_gitops_step_pins_digests_with_the_edit_script() -> None:
     assert "python3 scripts/set_image_digest.py" in script
     assert '"npscsat-job=${JOB}"' in script
     assert '"npscsat-dashboard=${DASHBOARD}"' in script
+    assert '"npscsat-survey=${SURVEY}"' in script
     assert "kubectl kustomize" in script
 
 

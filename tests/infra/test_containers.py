@@ -10,9 +10,10 @@ import pytest
 from jobs.config import JobSettings
 from npscsat.config import load_settings
 from npscsat.errors import ConfigError
+from survey.config import SurveySettings
 from tests.infra.tools import REPO, clean_env, run, tool, tracked_files
 
-DOCKERFILES = ["Dockerfile.job", "Dockerfile.dashboard"]
+DOCKERFILES = ["Dockerfile.job", "Dockerfile.dashboard", "Dockerfile.survey"]
 COMPOSE_FILES = ["compose.yaml", "compose.override.yaml", "compose.gpu.yaml"]
 SECRET_VARIABLES = {
     "POSTGRES_PASSWORD",
@@ -21,6 +22,9 @@ SECRET_VARIABLES = {
     "DASHBOARD_DB_PASSWORD",
     "DASHBOARD_ADMIN_PASSWORD",
     "AUTH_COOKIE_KEY",
+    "SURVEY_DATABASE_URL",
+    "SURVEY_DB_PASSWORD",
+    "SURVEY_SIGNING_KEY",
 }
 
 
@@ -62,7 +66,7 @@ def test_compose_files_follow_the_compose_specification():
 )
 def test_compose_v2_accepts_the_stack(files):
     services = compose_config(*files)["services"]
-    assert set(services) == {"db", "ollama", "ollama-pull", "job", "dashboard"}
+    assert set(services) == {"db", "ollama", "ollama-pull", "job", "dashboard", "survey"}
 
 
 def test_a_fresh_clone_starts_the_demo_without_a_dotenv():
@@ -77,13 +81,22 @@ def test_a_fresh_clone_starts_the_demo_without_a_dotenv():
     )
     assert job["DASHBOARD_ADMIN_USERNAME"] and job["DASHBOARD_ADMIN_PASSWORD"]
     assert len(dashboard["AUTH_COOKIE_KEY"].encode()) >= 32
+    survey = services["survey"]["environment"]
+    assert survey["APP_ENV"] == "dev"
+    assert f":{job['SURVEY_DB_PASSWORD']}@db:" in survey["SURVEY_DATABASE_URL"]
+    assert survey["SURVEY_DATABASE_URL"].startswith(f"postgresql://{job['SURVEY_DB_USER']}:")
+    # The job's demo links are signed with the key the survey checks them with.
+    assert job["SURVEY_SIGNING_KEY"] == survey["SURVEY_SIGNING_KEY"]
+    assert len(survey["SURVEY_SIGNING_KEY"].encode()) >= 32
+    assert job["SURVEY_DEMO_INVITATIONS"] == "true"
+    assert job["SURVEY_PUBLIC_URL"] == survey["SURVEY_PUBLIC_URL"] == "http://localhost:8502"
 
 
 def test_production_compose_carries_no_secret_and_defaults_to_prod():
     services = compose_config("compose.yaml")["services"]
     for name, service in services.items():
         environment = service.get("environment") or {}
-        if name in ("job", "dashboard"):
+        if name in ("job", "dashboard", "survey"):
             assert environment["APP_ENV"] == "prod"
         for variable, value in environment.items():
             if variable in SECRET_VARIABLES and not variable.endswith("_URL"):
@@ -110,6 +123,13 @@ def test_the_plain_http_dashboard_is_published_on_this_machine_only_unless_asked
         ]
     opened = compose_config("compose.yaml", DASHBOARD_BIND_ADDRESS="0.0.0.0")["services"]
     assert opened["dashboard"]["ports"][0]["host_ip"] == "0.0.0.0"
+    survey = compose_config("compose.yaml")["services"]["survey"]
+    assert [(p.get("host_ip"), p["published"], p["target"]) for p in survey["ports"]] == [
+        ("127.0.0.1", "8502", 8502)
+    ]
+    moved = compose_config("compose.yaml", SURVEY_PORT="9502")["services"]["survey"]
+    assert moved["ports"][0]["published"] == "9502"
+    assert moved["environment"]["SURVEY_PUBLIC_URL"] == "http://localhost:9502"
     behind_tls = compose_config("compose.yaml", DASHBOARD_PUBLIC_URL="https://nps.example.org")
     for service in ("job", "dashboard"):  # the dashboard's cookie is then Secure
         environment = behind_tls["services"][service]["environment"]
@@ -119,7 +139,13 @@ def test_the_plain_http_dashboard_is_published_on_this_machine_only_unless_asked
 def test_demo_values_are_refused_in_production(monkeypatch):
     services = compose_config("compose.yaml", "compose.override.yaml")["services"]
     job = services["job"]["environment"]
-    for variable in ("DATABASE_URL", "DASHBOARD_DB_PASSWORD", "DASHBOARD_ADMIN_PASSWORD"):
+    for variable in (
+        "DATABASE_URL",
+        "DASHBOARD_DB_PASSWORD",
+        "DASHBOARD_ADMIN_PASSWORD",
+        "SURVEY_DB_PASSWORD",
+        "SURVEY_SIGNING_KEY",
+    ):
         monkeypatch.setenv(variable, job[variable])
     for variable, value in job.items():
         if variable not in SECRET_VARIABLES:
@@ -129,6 +155,14 @@ def test_demo_values_are_refused_in_production(monkeypatch):
     monkeypatch.setenv("APP_ENV", "prod")
     with pytest.raises(ConfigError, match="demo"):
         load_settings(JobSettings)
+    survey = services["survey"]["environment"]
+    for variable, value in survey.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("APP_ENV", "dev")
+    load_settings(SurveySettings)
+    monkeypatch.setenv("APP_ENV", "prod")
+    with pytest.raises(ConfigError, match="SURVEY_DATABASE_URL password looks like a placeholder"):
+        load_settings(SurveySettings)
 
 
 def test_demo_values_appear_only_in_the_development_override():
@@ -157,7 +191,8 @@ def test_images_bake_in_no_secret(dockerfile):
 def test_images_are_multi_stage_non_root_and_run_the_documented_command():
     job = (REPO / "Dockerfile.job").read_text()
     dashboard = (REPO / "Dockerfile.dashboard").read_text()
-    for text in (job, dashboard):
+    survey = (REPO / "Dockerfile.survey").read_text()
+    for text in (job, dashboard, survey):
         assert text.count("\nFROM ") >= 3  # uv, builder, runtime
         assert "USER 10001:10001" in text
         assert "uv sync --locked" in text
@@ -166,6 +201,9 @@ def test_images_are_multi_stage_non_root_and_run_the_documented_command():
     assert 'CMD ["streamlit", "run", "dashboard/app.py"' in dashboard
     assert "HEALTHCHECK" in dashboard and "/_stcore/health" in dashboard
     assert "COPY dashboard/" not in job and "COPY jobs/" not in dashboard
+    assert 'CMD ["python", "-m", "survey"]' in survey
+    assert "HEALTHCHECK" in survey and "/healthz" in survey and "EXPOSE 8502" in survey
+    assert "COPY jobs/" not in survey and "COPY dashboard/" not in survey
 
 
 def locked_packages(group: str) -> set[str]:
@@ -186,6 +224,12 @@ def test_the_job_image_carries_no_pandas_pyarrow_or_streamlit():
     job = locked_packages("job")
     assert {"ollama", "tenacity", "structlog", "sqlmodel", "psycopg2-binary"} <= job
     assert not {"pandas", "pyarrow", "streamlit", "numpy", "altair"} & job
+
+
+def test_the_survey_image_carries_its_web_stack_and_nothing_of_the_others():
+    survey = locked_packages("survey")
+    assert {"starlette", "jinja2", "uvicorn", "itsdangerous", "psycopg2-binary"} <= survey
+    assert not {"pandas", "pyarrow", "streamlit", "ollama", "aiosmtpd", "pytest"} & survey
 
 
 # Formats of real credentials; none may appear in a tracked file.

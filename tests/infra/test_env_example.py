@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings
 
 from tests.infra.tools import REPO
 
-SETTINGS_MODULES = ["jobs.config", "dashboard.config"]
-SOURCE_DIRS = ["jobs", "dashboard", "npscsat"]
+SETTINGS_MODULES = ["jobs.config", "dashboard.config", "survey.config"]
+SOURCE_DIRS = ["jobs", "dashboard", "npscsat", "survey"]
 COMPOSE_FILES = ["compose.yaml", "compose.override.yaml", "compose.gpu.yaml"]
 # Read by Streamlit itself (set in the image / override), not configuration a person edits.
 THIRD_PARTY_PREFIXES = ("STREAMLIT_",)

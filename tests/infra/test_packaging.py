@@ -9,12 +9,16 @@ import sys
 
 from tests.infra.tools import REPO
 
-SOURCE_DIRS = ("npscsat", "jobs", "dashboard", "benchmarks", "scripts", "tests")
+SOURCE_DIRS = ("npscsat", "jobs", "dashboard", "survey", "benchmarks", "scripts", "tests")
 
 
 def test_the_packages_import_from_any_directory(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", "import dashboard.auth, jobs.cli, npscsat.login; print('ok')"],
+        [
+            sys.executable,
+            "-c",
+            "import dashboard.auth, jobs.cli, npscsat.login, survey.app; print('ok')",
+        ],
         cwd=tmp_path,  # not the repository: found because the project is installed
         capture_output=True,
         text=True,
@@ -34,7 +38,11 @@ def test_no_module_edits_sys_path():
 
 
 def test_both_images_install_the_project_after_its_dependencies():
-    for image, packages in (("job", ("npscsat", "jobs")), ("dashboard", ("npscsat", "dashboard"))):
+    for image, packages in (
+        ("job", ("npscsat", "jobs")),
+        ("dashboard", ("npscsat", "dashboard")),
+        ("survey", ("npscsat", "survey")),
+    ):
         text = (REPO / f"Dockerfile.{image}").read_text()
         dependencies = text.index(f"--group {image} --no-install-project")
         project = text.index(f"uv sync --locked --no-default-groups --group {image}\n")

@@ -1,7 +1,9 @@
-"""Which client address a login attempt is counted against. Pure: no Streamlit, no I/O.
+"""Which client address a request is counted against: the dashboard's login throttle and the
+survey's rate limits use this one rule. Pure: no web framework, no I/O.
 
 The address is the connection's peer, unless that peer is a proxy the operator trusts
-(AUTH_TRUSTED_PROXIES): then X-Forwarded-For is read from its right end, skipping trusted
+(AUTH_TRUSTED_PROXIES for the dashboard, SURVEY_TRUSTED_PROXIES for the survey): then
+X-Forwarded-For is read from its right end, skipping trusted
 proxies, and the first address that is not one of them is the client. A header sent by anyone
 else is ignored, so a client cannot pick its own address by forging it.
 
