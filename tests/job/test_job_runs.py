@@ -4,6 +4,7 @@ line is JSON carrying the run id."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import time
@@ -348,7 +349,7 @@ def test_each_call_caps_its_output_from_the_batch(job_env, db, ollama, capsys):
     ]
     assert len(calls) == 6
     for prompt, limit in calls:
-        cases = prompt.count("\n")
+        cases = len(re.findall(r"^\d+\. ", prompt, flags=re.M))
         comments = prompt.count("about: ")
         expected = (
             records.TOKENS_PER_ANSWER

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
@@ -46,7 +47,11 @@ def test_prompts_describe_every_case_on_its_own_line_and_ask_for_no_echo():
     assert "1. Live chat, ent customer, annoyed: NPS 0-6, CSAT 1-3; " in user
     assert "; unhappy comment (brief) about: long wait\n2. " in user
     assert "2. Live chat, ent customer, delighted: NPS 9-10, CSAT 4-5; no comment" in user
-    assert user.count("\n") == 2
+    assert re.findall(r"^\d+\. ", user, flags=re.M) == ["1. ", "2. "]
+    # The only comment asked for is a complaint, so the batch says so once more at the end.
+    assert user.endswith("\nEvery comment here is a complaint.")
+    mixed = generation_messages([case, replace(quiet, wants_comment=True)], {}, {})
+    assert "Every comment" not in mixed[1]["content"]
     assert (
         '[{"nps": ..., "csat": ..., "comment": "..."}, {"nps": ..., "csat": ...}, ...]'
         in (messages[0]["content"])
