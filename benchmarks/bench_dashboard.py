@@ -44,8 +44,8 @@ from jobs.migrate import run_migrate
 from npscsat import reporting
 from npscsat.db import create_db_engine
 from npscsat.reporting import ReportFilter
-from tests.dashboard.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.pg import admin_server, drop_role, throwaway_database
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
+from testkit.pg import admin_server, drop_role, throwaway_database
 
 DAYS = 365
 FILTER_CHANNELS = ("phone", "chat", "whatsapp")

@@ -31,7 +31,7 @@ from sqlalchemy import text
 from jobs.importing.formats import FIELDS
 from jobs.migrate import run_migrate
 from npscsat.db import create_db_engine
-from tests.pg import admin_server, throwaway_database
+from testkit.pg import admin_server, throwaway_database
 
 REPO = Path(__file__).resolve().parents[1]
 CHANNELS = ("phone", "email", "chat", "whatsapp", "self_service")

@@ -44,7 +44,7 @@ from jobs.scenario import Scenario
 from npscsat.db import create_db_engine
 from npscsat.models import SurveyResponse
 from testkit.ollama_server import Behaviour, OllamaTestServer
-from tests.pg import admin_server, throwaway_database
+from testkit.pg import admin_server, throwaway_database
 
 BAR_RECORDS_PER_S = 50_000
 # Ten different comments per mood, so that no two comments of one answer are near-copies.

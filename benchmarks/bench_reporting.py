@@ -32,7 +32,7 @@ from benchmarks.synthetic import COLUMNS, SOURCE_MIX, now_utc, responses_tsv
 from jobs.migrate import run_migrate
 from npscsat import reporting as q
 from npscsat.db import create_db_engine
-from tests.pg import admin_server, throwaway_database
+from testkit.pg import admin_server, throwaway_database
 
 CHUNK = 10_000
 DAYS = 365

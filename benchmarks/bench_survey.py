@@ -35,8 +35,8 @@ from sqlalchemy import text
 from jobs.migrate import run_migrate
 from npscsat.db import create_db_engine
 from npscsat.survey_links import SurveyLinks
-from tests.dashboard.live import free_port
-from tests.pg import admin_server, drop_role, throwaway_database
+from testkit.pg import admin_server, drop_role, throwaway_database
+from testkit.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 
 from jobs.migrate import run_migrate
 from npscsat.db import create_db_engine
-from tests.pg import admin_server, drop_role, throwaway_database
+from testkit.pg import admin_server, drop_role, throwaway_database
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,8 @@ import streamlit as st
 from sqlalchemy import Engine, event, text
 from streamlit.testing.v1 import AppTest
 
-# Debian's Chromium, launched as this machine's notes say (no background networking: the
-# sandbox refuses it); shared by the browser tests and the dashboard benchmark.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
+
 APP_PATH = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 CHANNELS = ("phone", "email", "chat", "whatsapp", "self_service")
 CUSTOMER_TYPES = ("individual", "small_business", "enterprise")

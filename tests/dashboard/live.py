@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,17 +14,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from testkit.ports import free_port
 from tests.dashboard.conftest import APP_PATH
 
 REPO = Path(APP_PATH).parents[1]
 COOKIE_NAME = "npscsat_auth"
 TIMEOUT_MS = 30_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dashboard_env(migrated_db, **overrides: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from jobs.migrate import READER_GROUP_ROLE, SURVEY_GROUP_ROLE, MigrationError, run_migrate
 from npscsat.db import create_db_engine
+from testkit.pg import admin_execute, connect_kwargs, drop_role
 from tests.foundation.catalog import (
     LOGIN_FUNCTIONS,
     ROLE_SETTINGS,
@@ -23,7 +24,6 @@ from tests.foundation.catalog import (
     dashboard_role_facts,
     readable_relations,
 )
-from tests.pg import admin_execute, connect_kwargs, drop_role
 
 
 @dataclass(frozen=True)

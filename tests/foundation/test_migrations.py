@@ -22,7 +22,7 @@ from jobs.migrate import (
     run_migrate,
 )
 from npscsat.db import create_db_engine
-from tests.pg import connect_kwargs, drop_role, throwaway_database
+from testkit.pg import connect_kwargs, drop_role, throwaway_database
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 from jobs.cli import main
 from survey.app import create_app
-from tests.dashboard.live import free_port
+from testkit.ports import free_port
 from tests.survey.conftest import SIGNING_KEY, answers, survey_settings
 
 CONTACTS = """external_id,channel,customer_type,email,locale

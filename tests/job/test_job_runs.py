@@ -5,7 +5,6 @@ line is JSON carrying the run id."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 import uuid
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from jobs import records
 from jobs.coherence import contradicts
 from jobs.runs import data_lock
+from testkit.ports import free_port
 from tests.job.conftest import (
     REPO,
     JobResult,
@@ -249,12 +249,6 @@ def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
     assert (run["status"], run["written"]) == ("failed", written)
     assert run["dropped"] == failure["dropped"] > 0
     assert "JOB_MAX_ASKS_PER_RECORD" in run["detail"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_ollama_down_fails_clearly_within_the_bound(job_env, db):

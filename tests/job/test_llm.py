@@ -4,7 +4,6 @@ what is not, the bounds, waiting for the model, and the counters."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 
@@ -20,6 +19,7 @@ from jobs.errors import (
 )
 from jobs.llm import OllamaChat, RetryPolicy
 from jobs.sentiment import labels_schema, read_labels
+from testkit.ports import free_port
 from tests.job.conftest import TEST_MODEL
 
 MESSAGES = [{"role": "user", "content": "Label these 2 comments:\n1. Great!\n2. Terrible."}]
@@ -54,12 +54,6 @@ def label(chat: OllamaChat):
         max_tokens=50,
         purpose="classify",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_good_answer_is_parsed_and_its_tokens_counted(ollama):

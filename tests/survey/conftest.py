@@ -26,8 +26,8 @@ from starlette.testclient import TestClient
 from npscsat.config import load_settings
 from survey.app import create_app
 from survey.config import SurveySettings
+from testkit.ports import free_port
 from tests.dashboard.conftest import browser  # noqa: F401 - the Chromium fixture, shared
-from tests.dashboard.live import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_KEY = secrets.token_urlsafe(48)

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL databases for the tests.
+"""Throwaway PostgreSQL databases for the tests and the benchmarks.
 
 Where the server comes from, in order:
 1. TEST_DATABASE_URL, if set: an admin URL of a server we may create databases on (CI uses
