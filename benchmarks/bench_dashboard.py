@@ -2,7 +2,7 @@
 
     uv run python -m benchmarks.bench_dashboard [--rows 1000000] [--no-browser]
 
-In one run, on a throwaway database (same server choice as the tests, see tests/pg.py) holding
+In one run, on a throwaway database (same server choice as the tests, see testkit/pg.py) holding
 N synthetic responses over 365 days:
 1. the reads behind one filter change of the page (dashboard.queries.fetch_overview: KPIs,
    previous-period KPIs, weekly series, per-channel totals; last 90 days, three channels) from

@@ -2,7 +2,7 @@
 
     uv run python -m benchmarks.bench_import [--rows 1000000]
 
-In one run, on a throwaway database (same server choice as the tests, see tests/pg.py):
+In one run, on a throwaway database (same server choice as the tests, see testkit/pg.py):
 1. a CSV file of N responses in our format (and one of N / 10), written to a temporary folder;
 2. a bare COPY of the same rows, already in COPY's text format, into the same table
    (app.survey_response with its indexes and rollup triggers), in one statement;

@@ -2,7 +2,7 @@
 
     uv run python -m benchmarks.bench_reporting [--rows 1000000]
 
-In one run, on a throwaway database (same server choice as the tests, see tests/pg.py):
+In one run, on a throwaway database (same server choice as the tests, see testkit/pg.py):
 1. load rate: N rows by COPY in 10,000-row statements, with the rollup triggers on versus off
    (bare COPY into the same table and indexes);
 2. one dashboard filter change (KPIs + weekly series + per-channel totals for the last 90 days

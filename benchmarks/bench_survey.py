@@ -3,7 +3,7 @@ and against two processes behind one port (uvicorn workers sharing the socket).
 
     uv run python -m benchmarks.bench_survey [--answers 10000] [--clients 200]
 
-In one run, on a throwaway database (same server choice as the tests, see tests/pg.py) with as
+In one run, on a throwaway database (same server choice as the tests, see testkit/pg.py) with as
 many invitations as answers: each client first opens its invitations' pages (GET, which reads
 the invitation and signs the form's CSRF token), then, once every page is more than the minimum
 time to submit old (so no answer is flagged as a bot), sends the answers (POST: the rate-limit

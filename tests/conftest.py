@@ -1,4 +1,4 @@
-"""Shared fixtures: a migrated throwaway database per test session (see tests/pg.py)."""
+"""Shared fixtures: a migrated throwaway database per test session (see testkit/pg.py)."""
 
 from __future__ import annotations
 
