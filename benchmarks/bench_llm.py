@@ -44,7 +44,7 @@ from jobs.migrate import run_migrate
 from jobs.scenario import Scenario
 from npscsat.db import create_db_engine
 from npscsat.models import SENTIMENTS
-from tests.pg import admin_server, throwaway_database
+from testkit.pg import admin_server, throwaway_database
 
 LABELLED = Path(__file__).resolve().parent / "data" / "support_comments_labelled.csv"
 WINDOW_END = date(2025, 6, 30)

@@ -39,7 +39,6 @@ log = structlog.get_logger("jobs.generate")
 REASK_TEMPERATURE_STEP = 0.15  # per extra ask, after a repetition ...
 REASK_TEMPERATURE_MAX = 1.2  # ... up to this
 REASK_CAREFUL_TEMPERATURE = 0.5  # after anything else
-GROUPED_BATCHES = 6  # batches per stretch of slots that is ordered by category
 REPETITIONS = frozenset({"near_duplicate_comment", "repeated_comment", "comment_copies_topic"})
 
 
@@ -52,7 +51,6 @@ class GenerationOptions:
     seed: int = 2024
     temperature: float = 0.8
     vary_reasks: bool = True
-    group_by_mood: bool = True
 
 
 @dataclass
@@ -133,21 +131,6 @@ class Generator:
         if reasons & REPETITIONS:
             return min(base + REASK_TEMPERATURE_STEP * extra, max(REASK_TEMPERATURE_MAX, base))
         return min(base, REASK_CAREFUL_TEMPERATURE)
-
-    def ordered(self, slots: list[int]) -> list[int]:
-        """The slots in the order they are asked: within each stretch of a few batches, those
-        of one NPS category together, so most batches ask for comments in one mood (a small
-        model keeps one mood far better than it switches between them), while the data set
-        still grows evenly (the dashboard shows figures while it grows)."""
-        if not self.options.group_by_mood:
-            return slots
-        stretch = self.options.batch_size * GROUPED_BATCHES
-        order = {"detractor": 0, "passive": 1, "promoter": 2}
-        grouped: list[int] = []
-        for start in range(0, len(slots), stretch):
-            part = slots[start : start + stretch]
-            grouped += sorted(part, key=lambda s: order[self.scenario.case(s).category])
-        return grouped
 
     def ask(self, slots: list[int], asks: list[int]) -> Asked:
         """One model call for a batch of slots (runs on a worker thread)."""
@@ -243,7 +226,7 @@ class Generator:
             ResponseLoader(self.engine, self.run_id), counters=counters, on_written=on_written
         )
         try:
-            outcome = asker.run(self.ordered(missing), self.ask, accept, tick)
+            outcome = asker.run(missing, self.ask, accept, tick)
         finally:
             try:
                 writer.close()  # whatever was checked is written, also on failure or SIGTERM
