@@ -20,7 +20,7 @@ import uuid
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import structlog
@@ -64,6 +64,9 @@ class GenerationReport:
     batches: int = 0
     duration_s: float = 0.0
     halted: bool = False
+    # Respondents kept without the comment the scenario gave them: the model did not write a
+    # usable one in half the asks (a small model stuck on one case must not stop the run).
+    comments_given_up: int = 0
     # Outcomes of first asks and of re-asks, to see what asking differently does.
     first_asks: Counter[str] = field(default_factory=Counter)
     re_asks: Counter[str] = field(default_factory=Counter)
@@ -114,12 +117,23 @@ class Generator:
         self._lock = threading.Lock()
         self.report: GenerationReport | None = None  # live while run() works, also on failure
 
+    @property
+    def comment_asks(self) -> int:
+        """Asks a case gets with its comment; later asks want the scores only."""
+        return max(1, self.options.max_asks // 2)
+
     def cases_for(self, slots: list[int], asks: list[int]) -> list[Case]:
-        """The cases of a batch; a case asked before comes with another topic and style."""
+        """The cases of a batch; a case asked before comes with another topic and style, and
+        after `comment_asks` failed asks without its comment."""
         cases = [self.scenario.case(slot) for slot in slots]
-        if not self.options.vary_reasks:
-            return cases
-        return [self.scenario.retold(case, count) for case, count in zip(cases, asks, strict=True)]
+        if self.options.vary_reasks:
+            cases = [self.scenario.retold(case, n) for case, n in zip(cases, asks, strict=True)]
+        return [
+            replace(case, wants_comment=False)
+            if case.wants_comment and count > self.comment_asks
+            else case
+            for case, count in zip(cases, asks, strict=True)
+        ]
 
     def temperature_for(self, slots: list[int], asks: list[int]) -> float:
         base = self.options.temperature
@@ -195,6 +209,8 @@ class Generator:
                     (report.first_asks if count == 1 else report.re_asks)[outcome] += 1
                     if outcome == records.KEPT:
                         self._dropped_for.pop(slot, None)
+                        if count > self.comment_asks and self.scenario.case(slot).wants_comment:
+                            report.comments_given_up += 1
                     else:
                         self._dropped_for[slot] = outcome
             if dropped or not check.complete:

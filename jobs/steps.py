@@ -358,6 +358,7 @@ def summary_fields(ctx: JobContext, outcome: RunOutcome) -> dict:
                 outcome.generation_completion_tokens, generation.written
             ),
             model_records=generation.model_records,
+            comments_given_up=generation.comments_given_up,
             kept_pct=(
                 round(100 * generation.kept_share, 1) if generation.kept_share is not None else None
             ),

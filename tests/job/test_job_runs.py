@@ -230,19 +230,35 @@ def test_a_re_ask_changes_the_topic_the_style_and_the_temperature(job_env, db, o
     assert set(ollama.stats.temperatures) == {0.8, 0.5}
 
 
+def test_a_comment_the_model_cannot_write_is_given_up_not_the_run(job_env, db, ollama, capsys):
+    ollama.behaviour.contradiction_rate = 1.0  # every non-passive comment says the opposite
+    result = run_in_process(capsys, "generate", "--target", "100")
+    assert result.code == 0, result.lines[-1]
+    assert slot_summary(db) == (100, 100, 1, 100)
+    summary = result.last("job_finished")
+    # Half the asks (4 of JOB_MAX_ASKS_PER_RECORD=8) with the comment, then the scores alone.
+    assert summary["comments_given_up"] > 0
+    assert summary["dropped_reasons"]["comment_contradicts_nps"] >= 4 * summary["comments_given_up"]
+    with db.engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT nps_category, comment FROM app.survey_response WHERE comment IS NOT NULL")
+        ).all()
+    assert not [r for r in stored if contradicts(r.nps_category, r.comment)]
+
+
 def test_records_that_stay_invalid_stop_the_job_with_the_reasons(
     job_env, db, ollama, capsys, monkeypatch
 ):
-    ollama.behaviour.contradiction_rate = 1.0  # every non-passive comment says the opposite
+    ollama.behaviour.out_of_band_rate = 0.5  # no comment given up fixes a score out of its band
     monkeypatch.setenv("JOB_MAX_ASKS_PER_RECORD", "2")
     result = run_in_process(capsys, "generate", "--target", "40")
     assert result.code == 1
     failure = result.last("job_failed")
     assert failure["cause"] == "GenerationStalled"
     assert "JOB_MAX_ASKS_PER_RECORD=2" in failure["error"]
-    assert "comment_contradicts_nps" in failure["error"]
+    assert "nps_outside_band" in failure["error"] or "csat_outside_band" in failure["error"]
     written = slot_summary(db)[0]
-    assert 0 < written < 40  # passives (and mixed comments the guard lets pass); nothing half
+    assert 0 < written < 40  # the records that came back in their bands; nothing half
     logged = sum(sum(line["reasons"].values()) for line in result.events("records_dropped"))
     assert (failure["written"], failure["dropped"]) == (written, logged)
     run = job_runs(db)[-1]
@@ -356,7 +372,7 @@ def test_each_call_caps_its_output_from_the_batch(job_env, db, ollama, capsys):
 def test_the_schema_and_users_are_ready_while_the_model_is_still_missing(job_env, db, ollama):
     """The dashboard can log people in during a first download: the job applies the schema and
     creates the users before it waits for the model, and says what it waits for."""
-    ollama.behaviour.models = set()  # not pulled yet; the ollama-pull service is still at it
+    ollama.behaviour.models = set()  # not pulled yet: someone else's pull is still at it
     process = subprocess.Popen(
         job_command("run"),
         cwd=REPO,
