@@ -66,7 +66,12 @@ def test_compose_files_follow_the_compose_specification():
 )
 def test_compose_v2_accepts_the_stack(files):
     services = compose_config(*files)["services"]
-    assert set(services) == {"db", "ollama", "ollama-pull", "job", "dashboard", "survey"}
+    assert set(services) == {"db", "ollama", "job", "dashboard", "survey"}
+    # The job pulls the model itself; the pull service is there to run by hand.
+    assert services["job"]["environment"]["OLLAMA_PULL_MODEL"] == "true"
+    assert set(compose_config(*files, COMPOSE_PROFILES="pull")["services"]) == {
+        "db", "ollama", "ollama-pull", "job", "dashboard", "survey"
+    }  # fmt: skip
 
 
 def test_a_fresh_clone_starts_the_demo_without_a_dotenv():
