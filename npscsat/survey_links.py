@@ -47,11 +47,8 @@ class SurveyLinks:
     def _form_serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.signing_key, salt=_FORM_SALT)
 
-    def _serializer(self, salt: str) -> URLSafeTimedSerializer:
-        return self._link_serializer if salt == _LINK_SALT else self._form_serializer
-
     def token(self, invitation_id: uuid.UUID) -> str:
-        return self._serializer(_LINK_SALT).dumps(invitation_id.hex)
+        return self._link_serializer.dumps(invitation_id.hex)
 
     def link(self, invitation_id: uuid.UUID, score: int | None = None) -> str:
         base = f"{self.public_url.rstrip('/')}/s/{self.token(invitation_id)}"
@@ -67,7 +64,7 @@ class SurveyLinks:
         if len(token) > 200:
             raise LinkProblem("the link is too long to be one of ours", expired=False)
         try:
-            value = self._serializer(_LINK_SALT).loads(token, max_age=self.link_days * 86_400)
+            value = self._link_serializer.loads(token, max_age=self.link_days * 86_400)
         except SignatureExpired:
             raise LinkProblem("the link has expired", expired=True) from None
         except BadSignature:
@@ -80,12 +77,12 @@ class SurveyLinks:
     def form_token(self, invitation_id: uuid.UUID) -> str:
         """The CSRF token of a rendered form: bound to its invitation, and signed with the time
         it was rendered (the minimum time to submit is measured from it)."""
-        return self._serializer(_FORM_SALT).dumps(invitation_id.hex)
+        return self._form_serializer.dumps(invitation_id.hex)
 
     def form_age(self, token: str, invitation_id: uuid.UUID, max_age_seconds: int) -> float:
         """Seconds since the form carrying `token` was rendered for this invitation; raises
         LinkProblem when the token is missing, forged, for another invitation or too old."""
-        serializer = self._serializer(_FORM_SALT)
+        serializer = self._form_serializer
         try:
             value, signed_at = serializer.loads(
                 token, max_age=max_age_seconds, return_timestamp=True
